@@ -1,0 +1,73 @@
+// npm run bench -- migrate-noop [REPS]
+// 1,000 MariaDB tenants, all migrated (12 migrations), nothing pending:
+//   afty db migrate --all (default concurrency)  vs  a plain script that only reads each tenant's
+//   knex_migrations at the same concurrency.
+// Targets: afty ≤ 5 s on a 2-core machine, and ≤ 2× the plain script.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { dumpSnapshot, loadSnapshot, readSnapshot, writeSnapshot } from '../src/lib/migrations/snapshot.js';
+import { TenantMigrationSource } from '../src/lib/migrations/source.js';
+import { migrateTenant } from '../src/lib/migrations/migrator.js';
+import { median, ratio, report } from './_util.js';
+import { prepareProject, runAfty, timeCommand, writePlainScript } from './migrate-fixture.js';
+
+const TENANTS = 1000;
+const reps = Number(process.argv[2] ?? 3);
+
+const project = await prepareProject('noop', TENANTS);
+const ctx = await project.context();
+try {
+  // Setup: migrate one tenant, then give every other tenant the same schema through the snapshot.
+  const server = ctx.servers.get('default');
+  const target = (database: string) => ({ tenant: database, location: server.tenantLocation(database) });
+  await migrateTenant(
+    target(project.databases[0]!),
+    new TenantMigrationSource(ctx.config.migrations.directory),
+  );
+  const snapshotFile = ctx.config.migrations.snapshot;
+  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!))).sql);
+  const snapshot = readSnapshot(snapshotFile)!;
+  const limit = pLimit(8);
+  await Promise.all(
+    project.databases.slice(1).map((database) => limit(() => loadSnapshot(target(database), snapshot))),
+  );
+} finally {
+  await ctx.close();
+}
+
+const databasesFile = path.join(project.dir, 'databases.json');
+writeFileSync(databasesFile, JSON.stringify(project.databases));
+
+/** afty and the plain read at one concurrency, alternating, median of `reps`. */
+async function measure(concurrency: number) {
+  const plainScript = path.join(project.dir, `plain-read-${concurrency}.cjs`);
+  writePlainScript(plainScript, concurrency, "await db('knex_migrations').select('name').orderBy('id');");
+  const afty: number[] = [];
+  const plain: number[] = [];
+  for (let rep = 0; rep < reps; rep += 1) {
+    afty.push(await runAfty(project, ['db', 'migrate', '--all', '--concurrency', String(concurrency)]));
+    plain.push(await timeCommand(process.execPath, [plainScript, databasesFile], { cwd: project.dir }));
+  }
+  const aftyMs = median(afty);
+  const plainMs = median(plain);
+  return {
+    concurrency,
+    aftyMs: Math.round(aftyMs),
+    plainReadMs: Math.round(plainMs),
+    aftyVsPlain: ratio(aftyMs, plainMs),
+    runs: { afty: afty.map(Math.round), plain: plain.map(Math.round) },
+  };
+}
+
+const results = [await measure(ctx.config.concurrency), await measure(8)];
+await project.cleanup();
+report('migrate-noop', {
+  command: 'npm run bench -- migrate-noop',
+  tenants: TENANTS,
+  migrations: 12,
+  reps,
+  defaultConcurrency: ctx.config.concurrency,
+  targets: { aftyMs: '≤ 5000', aftyVsPlain: '≤ 2' },
+  results,
+});

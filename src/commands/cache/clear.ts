@@ -1,0 +1,111 @@
+import { Flags } from '@oclif/core';
+import { fleetFlags } from '../../lib/ui/flags.js';
+import { BaseCommand } from '../../lib/ui/base-command.js';
+
+export default class CacheClear extends BaseCommand<typeof CacheClear> {
+  static summary = "Clear tenants' cache keys (all of them, one tag, or a key pattern)";
+  static description =
+    "Removes keys under each tenant's prefix with SCAN + UNLINK in batches (in a Redis Cluster, by walking the tenant's one slot); never KEYS or FLUSHDB, so other tenants and central keys are untouched. Without Redis it clears the afty_cache tables. --all (or a --status/--server filter) asks for confirmation in a terminal and needs --force elsewhere.";
+  static examples = [
+    '<%= config.bin %> cache clear --tenant acme',
+    '<%= config.bin %> cache clear --tenant acme --tag products',
+    '<%= config.bin %> cache clear --tenant acme --key "user:*" --dry-run',
+    '<%= config.bin %> cache clear --all --force --json',
+  ];
+  static audited = true;
+
+  static flags = {
+    ...fleetFlags,
+    tag: Flags.string({ description: 'only the keys in this tag (and the tag itself); not with --key' }),
+    key: Flags.string({ description: 'only keys whose name matches this Redis glob, e.g. "user:*"' }),
+    'dry-run': Flags.boolean({ description: 'count the keys that would be removed, remove nothing' }),
+    force: Flags.boolean({ char: 'f', description: 'do not ask for confirmation' }),
+  };
+
+  async run(): Promise<{
+    store: string;
+    target: string;
+    dryRun: boolean;
+    tag: string | null;
+    key: string | null;
+    removed: number;
+    tenants: Array<{
+      tenant: string;
+      status: string;
+      durationMs: number;
+      removed: number | null;
+      error?: string;
+    }>;
+  }> {
+    const [
+      { openCacheService, clearTenantCache },
+      { validatePattern, validateTag },
+      { fleetResultJson },
+      { InputError },
+    ] = await Promise.all([
+      import('../../lib/cache/service.js'),
+      import('../../lib/cache/keyspace.js'),
+      import('../../lib/fleet/index.js'),
+      import('../../lib/errors.js'),
+    ]);
+    const { tag, key, force } = this.flags;
+    const dryRun = this.flags['dry-run'];
+    if (tag !== undefined && key !== undefined) {
+      throw new InputError('--tag and --key cannot be combined', { hint: 'clear by tag or by key pattern' });
+    }
+    if (tag !== undefined) validateTag(tag);
+    if (key !== undefined) validatePattern(key);
+    const tenants = await this.selectTenants(this.flags);
+    if (tenants.length === 1) this.auditTenant = tenants[0]!.id;
+    const concurrency = await this.concurrency(this.flags.concurrency);
+    const service = await openCacheService(await this.context());
+    try {
+      const broad = this.flags.all || this.flags.tenant.length === 0;
+      if (!dryRun && broad && tenants.length > 0) {
+        const { confirmDestructive } = await import('../../lib/ui/prompts.js');
+        const what = tag ? `tag ${tag} of` : key ? `keys matching ${key} of` : 'the cache of';
+        await confirmDestructive(
+          `clear ${what} ${tenants.length} tenant${tenants.length === 1 ? '' : 's'}`,
+          force,
+        );
+      }
+      const { runFleetWithProgress } = await import('../../lib/ui/progress.js');
+      const results = await runFleetWithProgress(
+        tenants,
+        (tenant) =>
+          service.withTenant(tenant, (cache) => clearTenantCache(cache, { tag, pattern: key, dryRun })),
+        {
+          concurrency,
+          bail: this.flags.bail,
+          silent: this.jsonEnabled(),
+          verb: dryRun ? 'count cache keys' : 'clear cache',
+        },
+      );
+      const removed = results.reduce((sum, result) => sum + (result.value ?? 0), 0);
+      if (!this.jsonEnabled()) {
+        const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
+        const verb = dryRun ? 'would be removed' : 'removed';
+        if (tenants.length === 0) this.log('No tenants selected: nothing to clear.');
+        else {
+          this.log(await renderFleetSummary(results, (result) => `${String(result.value)} keys ${verb}`));
+          this.log(`${removed} key${removed === 1 ? '' : 's'} ${verb} (${service.store}: ${service.target})`);
+        }
+      }
+      if (results.some((result) => result.status === 'failed')) process.exitCode = 1;
+      return {
+        store: service.store,
+        target: service.target,
+        dryRun,
+        tag: tag ?? null,
+        key: key ?? null,
+        removed,
+        tenants: results.map((result) => {
+          const { value, ...rest } = fleetResultJson(result);
+          return { ...rest, removed: value ?? null };
+        }),
+      };
+    } finally {
+      await service.close();
+    }
+  }
+}

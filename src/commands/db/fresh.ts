@@ -1,0 +1,87 @@
+import { Flags } from '@oclif/core';
+import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-command.js';
+import type { FleetTotals } from '../../lib/fleet/index.js';
+import { fleetFlags } from '../../lib/ui/flags.js';
+
+interface FreshJson {
+  tenants: Array<
+    DbFleetRow & {
+      dropped: number;
+      applied: Array<{ name: string; ms: number }>;
+      seeded: Array<{ name: string; ms: number; memoryBytes: number }>;
+    }
+  >;
+  totals: FleetTotals;
+}
+
+export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
+  static summary = "Drop every table and view of the selected tenants' databases, then migrate (and seed)";
+  static description =
+    "Destroys the tenants' data: asks for confirmation in a terminal (default no) and needs --force elsewhere. Refuses a tenant whose migration lock is held. --seed runs the default seeder, or --class A,B in that order.";
+  static examples = [
+    '<%= config.bin %> db fresh -t acme --seed',
+    '<%= config.bin %> db fresh -t acme --seed --class UsersSeeder --force --json',
+  ];
+
+  static flags = {
+    ...fleetFlags,
+    seed: Flags.boolean({ description: 'seed after migrating' }),
+    class: Flags.string({
+      multiple: true,
+      dependsOn: ['seed'],
+      description: 'seeders to run with --seed, in order [default: DatabaseSeeder / default]',
+    }),
+    force: Flags.boolean({ char: 'f', description: 'do not ask for confirmation' }),
+  };
+
+  async run(): Promise<FreshJson> {
+    const [lib, { confirmDestructive }] = await Promise.all([
+      import('../../lib/migrations/index.js'),
+      import('../../lib/ui/prompts.js'),
+    ]);
+    const ctx = await this.context();
+    const source = lib.sourceOf(ctx);
+    const seeders = this.flags.seed ? lib.seedersFor(ctx, lib.splitClasses(this.flags.class)) : [];
+    const tenants = await this.selectTenants(this.flags);
+    const names = tenants
+      .slice(0, 5)
+      .map((tenant) => tenant.id)
+      .join(', ');
+    await confirmDestructive(
+      `drop every table and view of ${tenants.length === 1 ? 'tenant' : `${tenants.length} tenants:`} ${names}${tenants.length > 5 ? ', …' : ''}`,
+      this.flags.force,
+    );
+    const { results, rows, totals } = await this.runOnTenants(
+      tenants,
+      async (tenant, reporter) => {
+        const target = lib.targetOf(ctx, tenant);
+        const { dropped } = await lib.dropAllRelations(target);
+        reporter.step(`dropped ${dropped} tables and views`);
+        const migrated = await lib.migrateRegistered(ctx, tenant, source, {
+          events: {
+            starting: (name) => reporter.status(`${name}…`),
+            finished: (step) => reporter.step(step.name, step.ms),
+          },
+        });
+        const seeded = await lib.seedTenant(target, seeders, (run) => reporter.step(run.name, run.ms));
+        return { dropped, applied: migrated.applied, seeded };
+      },
+      {
+        verb: 'fresh',
+        concurrency: this.flags.concurrency,
+        bail: this.flags.bail,
+        detail: (value) =>
+          `${value.dropped} dropped, ${value.applied.length} applied${seeders.length ? `, ${value.seeded.length} seeded` : ''}`,
+      },
+    );
+    return {
+      tenants: results.map((result, index) => ({
+        ...rows[index]!,
+        dropped: result.value?.dropped ?? 0,
+        applied: result.value?.applied ?? [],
+        seeded: result.value?.seeded ?? [],
+      })),
+      totals,
+    };
+  }
+}

@@ -1,0 +1,121 @@
+import { Flags } from '@oclif/core';
+import type { MigrationStatusEntry } from '../../lib/migrations/index.js';
+import { BaseCommand } from '../../lib/ui/base-command.js';
+import { fleetFlags } from '../../lib/ui/flags.js';
+
+export interface TenantStatusJson {
+  tenant: string;
+  status: 'ok' | 'failed' | 'skipped';
+  applied: number;
+  pending: number;
+  missing: number;
+  lastBatch: number | null;
+  lastMigratedAt: string | null;
+  locked: boolean;
+  migrations: MigrationStatusEntry[];
+  error: string | null;
+}
+
+export interface StatusJson {
+  tenants: TenantStatusJson[];
+  totals: {
+    tenants: number;
+    upToDate: number;
+    behind: number;
+    failed: number;
+    pending: number;
+    missing: number;
+  };
+}
+
+export default class DbStatus extends BaseCommand<typeof DbStatus> {
+  static summary =
+    'Show which migrations each tenant has applied, which are pending, and which are missing on disk';
+  static description =
+    'For one tenant: every migration with its batch and time applied, pending, or recorded but missing on disk. For several: one line per tenant plus totals. --check exits 1 when anything is pending or missing (a CI gate). Read-only.';
+  static examples = [
+    '<%= config.bin %> db status -t acme',
+    '<%= config.bin %> db status --all',
+    '<%= config.bin %> db status --all --check --json',
+  ];
+
+  static flags = {
+    ...fleetFlags,
+    check: Flags.boolean({ description: 'exit 1 when any tenant has pending or missing migrations' }),
+  };
+
+  async run(): Promise<StatusJson> {
+    const [lib, { runFleet }, ui] = await Promise.all([
+      import('../../lib/migrations/index.js'),
+      import('../../lib/fleet/index.js'),
+      import('../../lib/ui/output.js'),
+    ]);
+    const ctx = await this.context();
+    const source = lib.sourceOf(ctx);
+    const tenants = await this.selectTenants(this.flags);
+    const results = await runFleet(tenants, (tenant) => lib.tenantStatus(lib.targetOf(ctx, tenant), source), {
+      concurrency: await this.concurrency(this.flags.concurrency),
+      bail: this.flags.bail,
+    });
+    const rows: TenantStatusJson[] = results.map((result, index) => ({
+      tenant: result.tenant,
+      status: result.status,
+      applied: result.value?.applied ?? 0,
+      pending: result.value?.pending ?? 0,
+      missing: result.value?.missing ?? 0,
+      lastBatch: result.value?.lastBatch ?? null,
+      lastMigratedAt: tenants[index]!.lastMigratedAt ?? null,
+      locked: result.value?.locked ?? false,
+      migrations: result.value?.migrations ?? [],
+      error: result.error ?? null,
+    }));
+    const failed = rows.filter((row) => row.status !== 'ok').length;
+    const behind = rows.filter((row) => row.status === 'ok' && (row.pending || row.missing)).length;
+    const totals = {
+      tenants: rows.length,
+      upToDate: rows.length - failed - behind,
+      behind,
+      failed,
+      pending: rows.reduce((sum, row) => sum + row.pending, 0),
+      missing: rows.reduce((sum, row) => sum + row.missing, 0),
+    };
+    if (failed > 0 || (this.flags.check && behind > 0)) process.exitCode = 1;
+    if (this.jsonEnabled()) return { tenants: rows, totals };
+
+    const when = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
+    if (rows.length === 1 && rows[0]!.status === 'ok') {
+      const row = rows[0]!;
+      this.log(
+        await ui.renderTable({
+          head: ['migration', 'state', 'batch', 'applied at'],
+          rows: row.migrations.map((entry) => [
+            entry.name,
+            entry.state === 'applied'
+              ? ui.color.green('applied')
+              : entry.state === 'pending'
+                ? ui.color.yellow('pending')
+                : ui.color.red('missing on disk'),
+            entry.batch,
+            when(entry.appliedAt),
+          ]),
+        }),
+      );
+      this.log(
+        `${row.tenant}: ${row.applied} applied, ${row.pending} pending${row.missing ? `, ${row.missing} missing on disk` : ''}${row.locked ? ', migration lock held' : ''}`,
+      );
+    } else {
+      const width = Math.max(6, ...rows.map((row) => row.tenant.length));
+      for (const row of rows) {
+        const state =
+          row.status !== 'ok'
+            ? ui.color.red(`failed: ${row.error}`)
+            : `${row.applied} applied, ${row.pending ? ui.color.yellow(`${row.pending} pending`) : '0 pending'}${row.missing ? ui.color.red(`, ${row.missing} missing`) : ''}, last batch ${row.lastBatch ?? '-'}, last migrated ${when(row.lastMigratedAt) || 'never'}${row.locked ? ui.color.yellow(', locked') : ''}`;
+        this.log(`${row.tenant.padEnd(width)}  ${state}`);
+      }
+      this.log(
+        `${totals.tenants} tenant${totals.tenants === 1 ? '' : 's'}: ${totals.upToDate} up to date, ${totals.behind} behind (${totals.pending} pending, ${totals.missing} missing)${totals.failed ? `, ${totals.failed} failed` : ''}`,
+      );
+    }
+    return { tenants: rows, totals };
+  }
+}

@@ -1,0 +1,195 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AftyContext } from '../context.js';
+import { InputError, OperationError } from '../errors.js';
+import type { TenantRecord } from '../registry/index.js';
+import type { StepHooks } from '../tenants/saga.js';
+import type { DatabaseServer } from '../servers/index.js';
+import {
+  archiveExtension,
+  assertChecksum,
+  backupTimestamp,
+  ensureDirectory,
+  MANIFEST_FORMAT,
+  partialPath,
+  publishBackup,
+  tenantBackupDirectory,
+  type BackupEntry,
+} from './archive.js';
+import type { BackupDriver } from './driver.js';
+import { backupDriver } from './drivers.js';
+import { findTool } from './mysql.js';
+import { RESTORE_SCRATCH_MARK, VERIFY_SCRATCH_MARK, safetyCopyName, scratchName } from './naming.js';
+import { compareTables, describeMismatches, type TableCheck } from './inspect.js';
+
+export {
+  backupTenants,
+  latestBackup,
+  listBackups,
+  readBackup,
+  parseBackupTimestamp,
+  type BackupEntry,
+  type BackupManifest,
+  type TableSummary,
+} from './archive.js';
+export type { TableCheck } from './inspect.js';
+export { DUMP_TOOLS, LOAD_TOOLS } from './mysql.js';
+export { backupDriver } from './drivers.js';
+export { safetyCopyDate } from './naming.js';
+export { pruneBackups, parseAge, type PruneOptions, type PruneResult } from './prune.js';
+
+/**
+ * Fails with exit 3 before any work starts when a MySQL server is involved and its client tool
+ * (`DUMP_TOOLS` to back up, `LOAD_TOOLS` to restore or verify) is not installed.
+ */
+export async function assertClientTools(ctx: AftyContext, servers: string[], tools: string[]): Promise<void> {
+  if (servers.some((name) => ctx.servers.get(name).driver === 'mysql')) await findTool(tools);
+}
+
+export interface CreateBackupOptions {
+  compress: boolean;
+  aftyVersion: string;
+}
+
+/**
+ * Dumps the tenant's database to `<backup dir>/<tenant>/<UTC timestamp>.sql.gz` (SQLite:
+ * `.sqlite.gz`) plus its manifest. Until both are complete they have temporary names, so a
+ * failed or killed dump leaves nothing that looks like a backup.
+ */
+export async function createBackup(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  options: CreateBackupOptions,
+): Promise<BackupEntry> {
+  const server = ctx.servers.get(tenant.server);
+  const directory = tenantBackupDirectory(ctx.config.backup.directory, tenant.id);
+  await ensureDirectory(directory);
+  const started = new Date();
+  const file = `${backupTimestamp(started)}${archiveExtension(server.driver, options.compress)}`;
+  const temporary = partialPath(path.join(directory, file));
+  try {
+    const dumped = await backupDriver(server).dump(tenant.database, temporary, options.compress);
+    return await publishBackup(
+      temporary,
+      {
+        format: MANIFEST_FORMAT,
+        tenant: tenant.id,
+        database: tenant.database,
+        server: tenant.server,
+        driver: server.driver,
+        file,
+        compressed: options.compress,
+        createdAt: started.toISOString(),
+        sha256: dumped.written.sha256,
+        bytes: dumped.written.bytes,
+        durationMs: Math.round(Date.now() - started.getTime()),
+        serverVersion: dumped.serverVersion,
+        dumpTool: dumped.tool,
+        aftyVersion: options.aftyVersion,
+        tables: dumped.tables,
+        migrations: dumped.migrations,
+      },
+      directory,
+    );
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Loads the archive into a fresh scratch database and compares it with the manifest.
+ * Returns the scratch name and checks; the caller drops the scratch.
+ */
+async function loadChecked(driver: BackupDriver, entry: BackupEntry, scratch: string): Promise<TableCheck[]> {
+  const restored = await driver.load(entry, scratch);
+  const checks = compareTables(entry.manifest.tables, restored);
+  if (checks.some((check) => !check.ok)) {
+    throw new OperationError(`the restored data does not match the manifest: ${describeMismatches(checks)}`, {
+      tenant: entry.manifest.tenant,
+      hint: 'the archive is unusable; pick another with --file',
+    });
+  }
+  return checks;
+}
+
+export interface VerifyResult {
+  file: string;
+  sha256: string;
+  tables: TableCheck[];
+}
+
+/** Checksum, then a test restore into a scratch database on the backup's server; scratch dropped. */
+export async function verifyBackup(ctx: AftyContext, entry: BackupEntry): Promise<VerifyResult> {
+  await assertChecksum(entry);
+  const server = ctx.servers.get(entry.manifest.server);
+  assertSameDriver(server, entry);
+  const driver = backupDriver(server);
+  const scratch = scratchName(entry.manifest.database, VERIFY_SCRATCH_MARK);
+  try {
+    const tables = await loadChecked(driver, entry, scratch);
+    return { file: entry.path, sha256: entry.manifest.sha256, tables };
+  } finally {
+    await dropScratch(driver, scratch);
+  }
+}
+
+/**
+ * Drops a scratch database. A failure here must not mask the outcome (a restore that swapped
+ * in succeeded); the leftover is named `<database>$v…`/`$r…` and holds no tenant's live data.
+ */
+async function dropScratch(driver: BackupDriver, scratch: string): Promise<void> {
+  await driver.drop(scratch).catch(() => undefined);
+}
+
+function assertSameDriver(server: DatabaseServer, entry: BackupEntry): void {
+  if (server.driver !== entry.manifest.driver) {
+    throw new InputError(
+      `archive ${entry.path} is a ${entry.manifest.driver} backup but server "${server.name}" is ${server.driver}`,
+      { tenant: entry.manifest.tenant },
+    );
+  }
+}
+
+export interface RestoreResult {
+  tenant: string;
+  database: string;
+  file: string;
+  /** Where the data the tenant had before now lives, until pruned. */
+  safetyCopy: string;
+  tables: TableCheck[];
+}
+
+export interface RestoreHooks extends StepHooks {
+  /** Progress: "checksum", "load", "swap". */
+  onPhase?(phase: 'checksum' | 'load' | 'swap'): void;
+}
+
+/**
+ * Restores `entry` into `target`'s database: checksum, load into a scratch database, compare
+ * with the manifest, then swap (the previous data becomes a safety copy). Any failure before or
+ * during the swap leaves the tenant's data as it was; the scratch database is always dropped.
+ */
+export async function restoreBackup(
+  ctx: AftyContext,
+  entry: BackupEntry,
+  target: TenantRecord,
+  hooks: RestoreHooks = {},
+): Promise<RestoreResult> {
+  const server = ctx.servers.get(target.server);
+  assertSameDriver(server, entry);
+  const driver = backupDriver(server);
+  const scratch = scratchName(target.database, RESTORE_SCRATCH_MARK);
+  const safety = safetyCopyName(target.database, new Date());
+  hooks.onPhase?.('checksum');
+  await assertChecksum(entry);
+  try {
+    hooks.onPhase?.('load');
+    const tables = await loadChecked(driver, entry, scratch);
+    hooks.onPhase?.('swap');
+    await driver.swap(target.database, scratch, safety, hooks);
+    return { tenant: target.id, database: target.database, file: entry.path, safetyCopy: safety, tables };
+  } finally {
+    await dropScratch(driver, scratch);
+  }
+}

@@ -1,0 +1,350 @@
+import type { Knex } from 'knex';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { MysqlConnection } from '../config/index.js';
+import { OperationError, ServiceError, isConnectionError } from '../errors.js';
+import type { MysqlServer } from '../servers/index.js';
+import { driverMessage } from '../servers/knex.js';
+import { runSteps } from '../tenants/saga.js';
+import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
+import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
+import { SAFETY_MARK } from './naming.js';
+import { appliedMigrations, databaseVersion, describeTables } from './inspect.js';
+
+/** Either tool works; MariaDB's names first. */
+export const DUMP_TOOLS = ['mariadb-dump', 'mysqldump'];
+export const LOAD_TOOLS = ['mariadb', 'mysql'];
+
+const CLIENT_PACKAGE_HINT = 'install the Debian package mariadb-client (apt-get install mariadb-client)';
+
+/** The first of `names` found on PATH; a missing client is a missing service (exit 3). */
+export async function findTool(names: string[]): Promise<string> {
+  const directories = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const name of names) {
+    for (const directory of directories) {
+      const candidate = path.join(directory, name);
+      try {
+        await access(candidate, fsConstants.X_OK);
+        return candidate;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  throw new ServiceError(`neither ${names.join(' nor ')} is installed (searched PATH)`, {
+    hint: CLIENT_PACKAGE_HINT,
+  });
+}
+
+/** Option-file value: quoted, with the escapes the MySQL/MariaDB option parser understands. */
+function optionValue(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/**
+ * Runs `use` with a temporary 0600 option file holding the connection, so the password reaches
+ * the client tools without ever being in their argv (visible to every user through ps).
+ */
+async function withOptionFile<T>(connection: MysqlConnection, use: (file: string) => Promise<T>): Promise<T> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'afty-'));
+  const file = path.join(directory, 'client.cnf');
+  try {
+    const lines = [
+      '[client]',
+      `host=${optionValue(connection.host)}`,
+      `port=${connection.port}`,
+      `user=${optionValue(connection.user)}`,
+    ];
+    if (connection.password) lines.push(`password=${optionValue(connection.password)}`);
+    await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return await use(file);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/** A client tool's failure as one line; "can't connect" is a service problem (exit 3). */
+function toolError(tool: string, error: unknown, database: string): Error {
+  const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+  const detail =
+    stderr
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .at(-1) ??
+    (error as { shortMessage?: string }).shortMessage ??
+    String(error);
+  const message = `${path.basename(tool)} failed for database ${database}: ${detail}`;
+  if (/can't connect|access denied|unknown server host/i.test(detail)) {
+    return new ServiceError(message, { hint: 'check the server URL in the config', cause: error });
+  }
+  return new OperationError(message, { cause: error });
+}
+
+/** A failure to read the database before dumping it: gone (exit 1) or unreachable (exit 3). */
+function readFailure(error: unknown, database: string, server: MysqlServer): Error {
+  const code = (error as { code?: string }).code;
+  if (code === 'ER_BAD_DB_ERROR') {
+    return new OperationError(`database ${database} does not exist on server "${server.name}"`, {
+      cause: error,
+    });
+  }
+  const message = `cannot read database ${database} on server "${server.name}" (${server.description}): ${driverMessage(error)}`;
+  return isConnectionError(error)
+    ? new ServiceError(message, { hint: 'check that the server is running', cause: error })
+    : new OperationError(message, { cause: error });
+}
+
+interface SchemaObject {
+  name: string;
+  kind: 'VIEW' | 'TRIGGER' | 'PROCEDURE' | 'FUNCTION';
+  sql: string;
+  sqlMode?: string;
+}
+
+/**
+ * Views, triggers and routines of the database `db` is connected to, as CREATE statements.
+ * RENAME TABLE cannot move these across databases, so a swap recreates them.
+ */
+async function readObjects(db: Knex): Promise<SchemaObject[]> {
+  const objects: SchemaObject[] = [];
+  const [views] = (await db.raw(
+    'SELECT table_name AS name FROM information_schema.views WHERE table_schema = DATABASE() ORDER BY table_name',
+  )) as [Array<{ name: string }>];
+  for (const { name } of views) {
+    const [rows] = (await db.raw('SHOW CREATE VIEW ??', [name])) as [Array<Record<string, string>>];
+    objects.push({ name, kind: 'VIEW', sql: rows[0]!['Create View']! });
+  }
+  const [triggers] = (await db.raw(
+    'SELECT trigger_name AS name FROM information_schema.triggers WHERE trigger_schema = DATABASE() ORDER BY action_order',
+  )) as [Array<{ name: string }>];
+  for (const { name } of triggers) {
+    const [rows] = (await db.raw('SHOW CREATE TRIGGER ??', [name])) as [Array<Record<string, string>>];
+    objects.push({
+      name,
+      kind: 'TRIGGER',
+      sql: rows[0]!['SQL Original Statement']!,
+      sqlMode: rows[0]!.sql_mode,
+    });
+  }
+  const [routines] = (await db.raw(
+    'SELECT routine_name AS name, routine_type AS type FROM information_schema.routines WHERE routine_schema = DATABASE() ORDER BY routine_name',
+  )) as [Array<{ name: string; type: 'PROCEDURE' | 'FUNCTION' }>];
+  for (const { name, type } of routines) {
+    const [rows] = (await db.raw(`SHOW CREATE ${type} ??`, [name])) as [Array<Record<string, string>>];
+    const sql = rows[0]![type === 'PROCEDURE' ? 'Create Procedure' : 'Create Function'];
+    if (!sql) throw new OperationError(`cannot read the definition of ${type.toLowerCase()} ${name}`);
+    objects.push({ name, kind: type, sql, sqlMode: rows[0]!.sql_mode });
+  }
+  return objects;
+}
+
+async function createObject(db: Knex, object: SchemaObject): Promise<void> {
+  if (object.sqlMode !== undefined) await db.raw('SET SESSION sql_mode = ?', [object.sqlMode]);
+  // No bindings: bodies may contain "?" that knex must not take for placeholders.
+  await db.raw(object.sql);
+}
+
+/** Drops the objects; if one cannot be dropped, the ones already dropped are recreated. */
+async function dropObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
+  const dropped: SchemaObject[] = [];
+  try {
+    for (const object of [...objects].reverse()) {
+      await db.raw(`DROP ${object.kind} IF EXISTS ??`, [object.name]);
+      dropped.unshift(object);
+    }
+  } catch (error) {
+    await createObjects(db, dropped);
+    throw error;
+  }
+}
+
+/**
+ * Creates objects read by readObjects in the database `db` is connected to: all or none. Views
+ * may depend on other views, so failed ones are retried while each round makes progress.
+ */
+async function createObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
+  const created: SchemaObject[] = [];
+  let pending = objects;
+  while (pending.length > 0) {
+    const failed: Array<{ object: SchemaObject; error: unknown }> = [];
+    for (const object of pending) {
+      try {
+        await createObject(db, object);
+        created.push(object);
+      } catch (error) {
+        failed.push({ object, error });
+      }
+    }
+    if (failed.length === pending.length) {
+      const { object, error } = failed[0]!;
+      for (const done of created.reverse()) await db.raw(`DROP ${done.kind} IF EXISTS ??`, [done.name]);
+      throw new OperationError(
+        `cannot recreate ${object.kind.toLowerCase()} ${object.name}: ${driverMessage(error)}`,
+        { cause: error },
+      );
+    }
+    pending = failed.map((entry) => entry.object);
+  }
+}
+
+async function baseTables(db: Knex): Promise<string[]> {
+  const [rows] = (await db.raw(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
+  )) as [Array<{ name: string }>];
+  return rows.map((row) => row.name);
+}
+
+/** One RENAME TABLE statement: atomic over every pair (all move or none do). */
+async function renameTables(db: Knex, moves: Array<{ from: [string, string]; to: [string, string] }>) {
+  if (moves.length === 0) return;
+  const clause = moves.map(() => '??.?? TO ??.??').join(', ');
+  await db.raw(
+    `RENAME TABLE ${clause}`,
+    moves.flatMap((move) => [...move.from, ...move.to]),
+  );
+}
+
+export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
+  const connectionOf = (database: string) => {
+    const location = server.tenantLocation(database);
+    return location.connection;
+  };
+
+  return {
+    async dump(database, temporaryPath, compress): Promise<DumpResult> {
+      const [tool, { execa }] = await Promise.all([findTool(DUMP_TOOLS), import('execa')]);
+      const facts = await withDatabase(server, database, async (db) => ({
+        serverVersion: await databaseVersion(db, 'mysql'),
+        tables: await describeTables(db, 'mysql', false),
+        migrations: await appliedMigrations(db),
+      })).catch((error: unknown) => {
+        throw readFailure(error, database, server);
+      });
+      const written = await withOptionFile(connectionOf(database), async (optionFile) => {
+        const child = execa(
+          tool,
+          [
+            // Must come first: the option file carries host, user and password.
+            `--defaults-extra-file=${optionFile}`,
+            '--single-transaction',
+            '--routines',
+            '--triggers',
+            '--hex-blob',
+            '--default-character-set=utf8mb4',
+            database,
+          ],
+          { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } },
+        );
+        const [writing, dumping] = await Promise.allSettled([
+          writeArchiveStream(child.stdout, temporaryPath, compress).catch((error: unknown) => {
+            child.kill();
+            throw error;
+          }),
+          child,
+        ]);
+        // A failed write (disk full) explains the dump's broken pipe, so it is reported first.
+        if (writing.status === 'rejected') throw writing.reason;
+        if (dumping.status === 'rejected') throw toolError(tool, dumping.reason, database);
+        return writing.value;
+      });
+      return { written, tool: path.basename(tool), ...facts };
+    },
+
+    async load(entry: BackupEntry, scratch: string) {
+      const [tool, { execa }] = await Promise.all([findTool(LOAD_TOOLS), import('execa')]);
+      const { pipeline } = await import('node:stream/promises');
+      await server.createDatabase(scratch);
+      await withOptionFile(connectionOf(scratch), async (optionFile) => {
+        const child = execa(
+          tool,
+          [
+            `--defaults-extra-file=${optionFile}`,
+            '--default-character-set=utf8mb4',
+            '--binary-mode',
+            scratch,
+          ],
+          { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' },
+        );
+        const [feeding, loading] = await Promise.allSettled([
+          (async () => pipeline(await openArchive(entry), child.stdin))(),
+          child,
+        ]);
+        if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch);
+        if (feeding.status === 'rejected') {
+          throw new OperationError(
+            `cannot read archive ${entry.path}: ${(feeding.reason as Error).message}`,
+            { cause: feeding.reason },
+          );
+        }
+      });
+      return withDatabase(server, scratch, (db) => describeTables(db, 'mysql', true));
+    },
+
+    async swap(database, scratch, safety, hooks) {
+      await withDatabase(server, database, (current) =>
+        withDatabase(server, scratch, (incoming) =>
+          withDatabase(server, safety, async (kept) => {
+            const currentObjects = await readObjects(current);
+            const incomingObjects = await readObjects(incoming);
+            const currentTables = await baseTables(current);
+            const incomingTables = await baseTables(incoming);
+            const moves = [
+              ...currentTables.map((table) => ({
+                from: [database, table] as [string, string],
+                to: [safety, table] as [string, string],
+              })),
+              ...incomingTables.map((table) => ({
+                from: [scratch, table] as [string, string],
+                to: [database, table] as [string, string],
+              })),
+            ];
+            await runSteps(
+              [
+                {
+                  name: 'safety database',
+                  run: () => server.createDatabase(safety),
+                  undo: () => server.dropDatabase(safety),
+                },
+                {
+                  name: 'detach views, triggers and routines',
+                  run: () => dropObjects(current, currentObjects),
+                  undo: () => createObjects(current, currentObjects),
+                },
+                {
+                  // Only the scratch copy, which is dropped afterwards: nothing to undo.
+                  name: 'detach incoming views, triggers and routines',
+                  run: () => dropObjects(incoming, incomingObjects),
+                },
+                {
+                  name: 'rename tables',
+                  run: () => renameTables(current, moves),
+                  // Reversed too: each table must leave the tenant database before its old one returns.
+                  undo: () =>
+                    renameTables(current, moves.map((move) => ({ from: move.to, to: move.from })).reverse()),
+                },
+                {
+                  name: 'safety copy objects',
+                  run: () => createObjects(kept, currentObjects),
+                  undo: () => dropObjects(kept, currentObjects),
+                },
+                {
+                  name: 'attach views, triggers and routines',
+                  run: () => createObjects(current, incomingObjects),
+                  undo: () => dropObjects(current, incomingObjects),
+                },
+              ],
+              hooks,
+            );
+          }),
+        ),
+      );
+    },
+
+    drop: (scratch) => server.dropDatabase(scratch),
+
+    safetyCopies: (database) => server.listDatabases(`${database}${SAFETY_MARK}`),
+  };
+}

@@ -1,0 +1,293 @@
+import { readFileSync } from 'node:fs';
+import type { AftyConfig } from '../config/index.js';
+import { OperationError } from '../errors.js';
+import type { AftyContext } from '../context.js';
+import { REGISTRY_SCHEMA_VERSION, registrySchemaVersion, type Registry } from '../registry/index.js';
+import { encryptSecret, generatePassword } from '../tenants/index.js';
+import { forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
+import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
+
+/** Connections afty itself may hold on one server: one per concurrent tenant plus its admin and registry pools. */
+export function connectionsNeeded(concurrency: number): number {
+  return concurrency + 8;
+}
+
+/** Below this, a connection idle between two migration steps can be closed by the server. */
+const MIN_WAIT_TIMEOUT_S = 60;
+
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"']+:[^\s@"']+@/i;
+const PASSWORD_KEY = /["']?password["']?\s*:\s*["'][^"']+["']/i;
+
+interface Finding {
+  severity: 'warn' | 'fail';
+  text: string;
+  remedy: string;
+}
+
+/** Insecure settings: passwords in the config file, tenants without users on MySQL, a missing key. */
+export function insecureSettings(config: AftyConfig): Finding[] {
+  const findings: Finding[] = [];
+  if (config.file) {
+    const text = readFileSync(config.file, 'utf8');
+    if (URL_WITH_PASSWORD.test(text) || PASSWORD_KEY.test(text)) {
+      findings.push({
+        severity: 'warn',
+        text: `${config.file} contains a password`,
+        remedy:
+          'move credentials to AFTY_CENTRAL_URL / AFTY_SERVER_URL / AFTY_REDIS_URL (or .env, kept out of version control)',
+      });
+    }
+  }
+  const mysqlServers = config.servers.filter((server) => server.location.driver === 'mysql');
+  if (mysqlServers.length > 0 && !config.tenancy.tenantUsers) {
+    findings.push({
+      severity: 'warn',
+      text: 'tenancy.tenantUsers is off: every tenant connects with the server credentials, which reach all tenants',
+      remedy: 'set tenancy.tenantUsers to true in the config',
+    });
+  }
+  if (
+    mysqlServers.length > 0 &&
+    config.tenancy.tenantUsers &&
+    (!config.secret || config.secret.length < 16)
+  ) {
+    findings.push({
+      severity: 'fail',
+      text: 'AFTY_SECRET is missing or shorter than 16 characters: tenant credentials cannot be stored or read',
+      remedy:
+        'export AFTY_SECRET=<the key the tenants were created with> (new installs: openssl rand -hex 32)',
+    });
+  }
+  return findings;
+}
+
+/**
+ * The registry for diagnose: opening it normally upgrades its schema, so an outdated schema is
+ * refused here and reported by registry.schema instead.
+ */
+export async function readOnlyRegistry(afty: AftyContext): Promise<Registry> {
+  const version = await withDatabase(afty.config.central, (db) => registrySchemaVersion(db));
+  if (version !== REGISTRY_SCHEMA_VERSION) {
+    throw new OperationError(
+      `the registry schema is ${version ?? 'missing'}, not ${REGISTRY_SCHEMA_VERSION}: tenants were not read`,
+      { hint: 'afty init' },
+    );
+  }
+  return afty.registry();
+}
+
+const unknownKeys: GlobalCheck = {
+  id: 'configuration.unknown-keys',
+  category: 'configuration',
+  title: 'the config has no unknown keys',
+  remedy: 'fix the spelling or remove the key (see docs/readme for the config keys)',
+  scope: 'global',
+  async run(ctx) {
+    const { warnings, file } = ctx.afty.config;
+    if (warnings.length === 0)
+      return { status: 'pass', message: file ? `${file}: every key is known` : 'no config file: defaults' };
+    return { status: 'warn', message: warnings.join('; '), details: { warnings } };
+  },
+};
+
+const insecure: GlobalCheck = {
+  id: 'configuration.insecure',
+  category: 'configuration',
+  title: 'no insecure settings',
+  remedy: 'see the finding',
+  scope: 'global',
+  async run(ctx) {
+    const findings = insecureSettings(ctx.afty.config);
+    if (findings.length === 0)
+      return {
+        status: 'pass',
+        message: 'no password in the config file; tenant users and AFTY_SECRET in place',
+      };
+    return {
+      status: findings.some((finding) => finding.severity === 'fail') ? 'fail' : 'warn',
+      message: findings.map((finding) => finding.text).join('; '),
+      remedy: findings.map((finding) => finding.remedy).join('; '),
+      details: { findings: findings.map(({ severity, text }) => ({ severity, text })) },
+    };
+  },
+};
+
+const registrySchema: GlobalCheck = {
+  id: 'registry.schema',
+  category: 'registry',
+  title: 'the central registry schema is current',
+  remedy: 'afty init',
+  scope: 'global',
+  async run(ctx) {
+    const version = await withDatabase(ctx.afty.config.central, (db) => registrySchemaVersion(db));
+    if (version === REGISTRY_SCHEMA_VERSION) return { status: 'pass', message: `schema ${version}` };
+    if (version === undefined) return { status: 'fail', message: 'the central database has no registry yet' };
+    if (version > REGISTRY_SCHEMA_VERSION) {
+      return {
+        status: 'fail',
+        message: `schema ${version} is newer than this afty (${REGISTRY_SCHEMA_VERSION})`,
+        remedy: 'upgrade afty',
+      };
+    }
+    return { status: 'fail', message: `schema ${version} is behind ${REGISTRY_SCHEMA_VERSION}` };
+  },
+};
+
+/** Reads server variables from SHOW GLOBAL VARIABLES / STATUS. */
+async function serverVariables(location: Parameters<typeof withDatabase>[0]): Promise<Map<string, string>> {
+  return withDatabase(location, async (db) => {
+    const [variables] = (await db.raw(
+      "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('max_connections', 'wait_timeout')",
+    )) as [Array<{ Variable_name: string; Value: string }>];
+    const [status] = (await db.raw("SHOW GLOBAL STATUS WHERE Variable_name = 'Threads_connected'")) as [
+      Array<{ Variable_name: string; Value: string }>,
+    ];
+    return new Map([...variables, ...status].map((row) => [row.Variable_name.toLowerCase(), row.Value]));
+  });
+}
+
+const serverHealth: ServerCheck = {
+  id: 'servers.variables',
+  category: 'servers',
+  title: 'server reachable; max_connections and wait_timeout fit the configured concurrency',
+  remedy: 'raise max_connections / wait_timeout on the server, or lower concurrency in the config',
+  scope: 'server',
+  async run(ctx, server) {
+    const { version } = await server.ping();
+    if (server.driver === 'sqlite') return { status: 'pass', message: `${server.description}: ${version}` };
+    const variables = await serverVariables(serverAdminLocation(server));
+    const maxConnections = Number(variables.get('max_connections'));
+    const connected = Number(variables.get('threads_connected'));
+    const waitTimeout = Number(variables.get('wait_timeout'));
+    const needed = connectionsNeeded(ctx.afty.config.concurrency);
+    const details = {
+      version,
+      maxConnections,
+      threadsConnected: connected,
+      waitTimeoutS: waitTimeout,
+      concurrency: ctx.afty.config.concurrency,
+      needed,
+    };
+    const base = `${version}: max_connections ${maxConnections} (${connected} in use), wait_timeout ${waitTimeout}s, concurrency ${ctx.afty.config.concurrency}`;
+    if (maxConnections < needed) {
+      return { status: 'fail', message: `${base}: afty alone may need ${needed} connections`, details };
+    }
+    const problems: string[] = [];
+    if (maxConnections - connected < needed)
+      problems.push(`only ${maxConnections - connected} connections free, afty may need ${needed}`);
+    if (waitTimeout < MIN_WAIT_TIMEOUT_S)
+      problems.push(`wait_timeout below ${MIN_WAIT_TIMEOUT_S}s closes connections idle between long steps`);
+    if (problems.length > 0) return { status: 'warn', message: `${base}: ${problems.join('; ')}`, details };
+    return { status: 'pass', message: base, details };
+  },
+};
+
+const tenantUser: TenantCheck = {
+  id: 'tenants.user',
+  category: 'tenants',
+  title: "the tenant's database user exists",
+  remedy: 'afty diagnose --fix (recreates the user with a new password)',
+  scope: 'tenant',
+  async run(ctx, tenant) {
+    const server = ctx.afty.servers.get(tenant.server);
+    if (!server.supportsUsers)
+      return { status: 'skip', message: `server "${tenant.server}" is SQLite, which has no database users` };
+    if (!tenant.dbUser) {
+      return ctx.afty.config.tenancy.tenantUsers
+        ? {
+            status: 'warn',
+            message: `${tenant.id} has no user of its own and connects with the server credentials`,
+            remedy: 'tenants created before tenancy.tenantUsers was on keep the server credentials',
+          }
+        : { status: 'skip', message: 'tenancy.tenantUsers is off' };
+    }
+    if (await server.userExists(tenant.dbUser))
+      return { status: 'pass', message: `user ${tenant.dbUser} exists` };
+    return {
+      status: 'fail',
+      message: `user ${tenant.dbUser} of ${tenant.id} is missing on server "${tenant.server}"`,
+      remedy: forTenant('diagnose --fix', tenant),
+    };
+  },
+  async fix(ctx, tenant) {
+    const server = ctx.afty.servers.get(tenant.server);
+    if (!tenant.dbUser || (await server.userExists(tenant.dbUser)))
+      throw new OperationError('nothing to recreate', { tenant: tenant.id });
+    const password = generatePassword();
+    const stored = encryptSecret(password, ctx.afty.config.secret);
+    await server.createUser(tenant.dbUser, password, tenant.database);
+    try {
+      await (await ctx.afty.registry()).updateTenant(tenant.id, { dbPassword: stored });
+    } catch (error) {
+      // A user whose password the registry does not know is worse than no user.
+      await server.dropUser(tenant.dbUser);
+      throw error;
+    }
+    tenant.dbPassword = stored;
+    return `recreated user ${tenant.dbUser} with a new random password (stored encrypted in the registry)`;
+  },
+};
+
+const DUMP_TOOLS = ['mariadb-dump', 'mysqldump'];
+
+const dumpTool: GlobalCheck = {
+  id: 'tools.dump',
+  category: 'tools',
+  title: 'a dump tool (mariadb-dump or mysqldump) is installed for MySQL backups',
+  remedy: 'install the MariaDB/MySQL client tools, e.g. apt-get install mariadb-client',
+  scope: 'global',
+  async run(ctx) {
+    if (!ctx.afty.config.servers.some((server) => server.location.driver === 'mysql')) {
+      return { status: 'skip', message: 'no MySQL server configured: SQLite backups need no tool' };
+    }
+    const { execa } = await import('execa');
+    for (const tool of DUMP_TOOLS) {
+      const result = await execa(tool, ['--version'], { reject: false, timeout: 5000 });
+      if (result.exitCode === 0) return { status: 'pass', message: result.stdout.trim(), details: { tool } };
+    }
+    return {
+      status: 'fail',
+      message: `neither ${DUMP_TOOLS.join(' nor ')} is on the PATH: MySQL backups cannot run`,
+    };
+  },
+};
+
+const evictionPolicy: GlobalCheck = {
+  id: 'cache.eviction-policy',
+  category: 'cache',
+  title: 'the Redis eviction policy suits a cache',
+  remedy: 'CONFIG SET maxmemory-policy allkeys-lru (and in redis.conf), or raise maxmemory',
+  scope: 'global',
+  async run(ctx): Promise<CheckOutcome> {
+    const client = await ctx.redis();
+    if (!client) return { status: 'skip', message: 'no Redis configured' };
+    let nodes: Array<{ policy: string; maxmemory: number }>;
+    try {
+      nodes = await Promise.all(
+        redisNodes(client).map(async (node) => ({
+          policy: ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'unknown',
+          maxmemory: Number(((await node.config('GET', 'maxmemory')) as string[])[1] ?? 0),
+        })),
+      );
+    } catch {
+      return { status: 'skip', message: 'CONFIG GET is not allowed on this Redis (managed service?)' };
+    }
+    const full = nodes.find((node) => node.maxmemory > 0 && node.policy === 'noeviction');
+    if (full) {
+      return {
+        status: 'warn',
+        message: `maxmemory ${full.maxmemory} with noeviction: cache writes fail once Redis is full`,
+        details: { nodes },
+      };
+    }
+    const { policy, maxmemory } = nodes[0]!;
+    return {
+      status: 'pass',
+      message: `maxmemory-policy ${policy}${maxmemory > 0 ? `, maxmemory ${maxmemory}` : ', no memory limit'}`,
+      details: { nodes },
+    };
+  },
+};
+
+export const diagnoseGlobalChecks: Check[] = [unknownKeys, insecure, registrySchema, serverHealth];
+export { tenantUser, dumpTool, evictionPolicy };

@@ -1,0 +1,206 @@
+import type { Knex } from 'knex';
+import { errorMessage } from '../errors.js';
+import type { TenantRecord } from '../registry/index.js';
+import { driverMessage } from '../servers/knex.js';
+import { adminLocation, decryptSecret, tenantLocation } from '../tenants/index.js';
+import { errorCode, probeName, sampleTargets, withDatabase } from './probes.js';
+import { withoutDatabase } from '../config/index.js';
+import type { CheckContext, CheckOutcome, TenantCheck } from './types.js';
+
+const DENIED = new Set([
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+]);
+
+function isMissingTable(error: unknown): boolean {
+  return errorCode(error) === 'ER_NO_SUCH_TABLE' || /no such table/i.test(errorMessage(error));
+}
+
+/** Why a tenant cannot take part in user-based probes, or undefined when it can. */
+function userProbeSkip(ctx: CheckContext, tenant: TenantRecord): CheckOutcome | undefined {
+  const server = ctx.afty.servers.get(tenant.server);
+  if (!server.supportsUsers) {
+    return {
+      status: 'skip',
+      message: `server "${tenant.server}" is SQLite: each tenant is its own file, with no database users`,
+    };
+  }
+  if (!tenant.dbUser || !tenant.dbPassword) {
+    return {
+      status: 'warn',
+      message: `${tenant.id} has no database user of its own: it connects with the server's credentials, which reach every tenant`,
+      remedy: 'set tenancy.tenantUsers to true; tenants created without a user keep the server credentials',
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The outcome of a sampled probe that found no violation: a pass over the targets reached, or a
+ * warning when none could be reached (nothing was proven).
+ */
+function unlessUnreached(
+  targets: number,
+  unreached: string[],
+  details: Record<string, unknown>,
+  verb: string,
+  remedy: string,
+): CheckOutcome {
+  if (unreached.length === targets) {
+    return {
+      status: 'warn',
+      message: `no other tenant could be probed: ${unreached.join('; ')}`,
+      details,
+      remedy,
+    };
+  }
+  return { status: 'pass', message: `${verb} ${targets - unreached.length} other tenant(s)`, details };
+}
+
+/** Tries one statement that must be refused; returns a description when it was not. */
+async function mustBeDenied(
+  db: Knex,
+  what: string,
+  sql: string,
+  bindings: string[],
+): Promise<string | undefined> {
+  try {
+    await db.raw(sql, bindings);
+    return `${what} succeeded`;
+  } catch (error) {
+    if (DENIED.has(errorCode(error) ?? '')) return undefined;
+    return `${what} was not refused for lack of privileges (${driverMessage(error)})`;
+  }
+}
+
+/**
+ * Connects as `tenant`'s own user and tries to read, write and create a table in `target`'s
+ * database, where a probe table was placed by the admin. Returns what was allowed.
+ */
+async function probeAccess(ctx: CheckContext, tenant: TenantRecord, target: TenantRecord): Promise<string[]> {
+  const password = decryptSecret(tenant.dbPassword!, ctx.afty.config.secret, tenant.id);
+  const location = ctx.afty.servers
+    .get(target.server)
+    .tenantLocation(target.database, { user: tenant.dbUser!, password });
+  // No default database: the login must not depend on the tenant's own database existing.
+  const asTenant = withoutDatabase(location);
+  const readable = probeName();
+  const created = probeName();
+  return withDatabase(adminLocation(ctx.afty, target), async (admin) => {
+    await admin.schema.createTable(readable, (table) => table.integer('id'));
+    try {
+      await admin(readable).insert({ id: 1 });
+      return await withDatabase(asTenant, async (db) => {
+        const allowed = [
+          await mustBeDenied(db, `reading ${target.database}`, 'SELECT id FROM ??.??', [
+            target.database,
+            readable,
+          ]),
+          await mustBeDenied(db, `writing ${target.database}`, 'INSERT INTO ??.?? (id) VALUES (2)', [
+            target.database,
+            readable,
+          ]),
+          await mustBeDenied(db, `creating a table in ${target.database}`, 'CREATE TABLE ??.?? (id INT)', [
+            target.database,
+            created,
+          ]),
+        ];
+        return allowed.filter((line): line is string => line !== undefined);
+      });
+    } finally {
+      await admin.schema.dropTableIfExists(readable);
+      await admin.schema.dropTableIfExists(created);
+    }
+  });
+}
+
+const crossTenantAccess: TenantCheck = {
+  id: 'isolation.database-access',
+  category: 'isolation',
+  title: "a tenant's user cannot read or write another tenant's database",
+  remedy:
+    "revoke the tenant user's privileges on other databases (SHOW GRANTS FOR the user), then afty test isolation",
+  scope: 'tenant',
+  async run(ctx, tenant) {
+    const skip = userProbeSkip(ctx, tenant);
+    if (skip) return skip;
+    const targets = sampleTargets(await ctx.fleet(), tenant, ctx.options.sample);
+    if (targets.length === 0) return { status: 'skip', message: 'no other tenant to probe against' };
+    const violations: string[] = [];
+    const unreached: string[] = [];
+    for (const target of targets) {
+      try {
+        violations.push(
+          ...(await probeAccess(ctx, tenant, target)).map((line) => `${tenant.dbUser}: ${line}`),
+        );
+      } catch (error) {
+        unreached.push(`${target.id}: ${driverMessage(error)}`);
+      }
+    }
+    const details = { targets: targets.map((target) => target.id), violations, unreached };
+    if (violations.length > 0) {
+      return {
+        status: 'fail',
+        message: `${tenant.id}'s user reaches other tenants: ${violations.join('; ')}`,
+        details,
+        remedy: `REVOKE ALL PRIVILEGES ON <other tenant database>.* FROM '${tenant.dbUser}'@'${ctx.afty.config.tenancy.userHost}', then afty test isolation --tenant ${tenant.id}`,
+      };
+    }
+    return unlessUnreached(targets.length, unreached, details, 'refused on', 'afty diagnose');
+  },
+};
+
+const rowVisibility: TenantCheck = {
+  id: 'isolation.rows',
+  category: 'isolation',
+  title: 'rows written in one tenant are invisible from another',
+  remedy: 'two tenants share a database: give each tenant its own database (afty tenant show)',
+  scope: 'tenant',
+  async run(ctx, tenant) {
+    const targets = sampleTargets(await ctx.fleet(), tenant, ctx.options.sample);
+    if (targets.length === 0) return { status: 'skip', message: 'no other tenant to probe against' };
+    const table = probeName();
+    const own = tenantLocation(ctx.afty, tenant);
+    return withDatabase(own, async (db) => {
+      try {
+        await db.schema.createTable(table, (t) => t.string('marker', 40));
+      } catch (error) {
+        return {
+          status: 'fail',
+          message: `cannot write a probe row in ${tenant.database}: ${driverMessage(error)}`,
+          remedy: `afty test connections --tenant ${tenant.id}`,
+        };
+      }
+      try {
+        await db(table).insert({ marker: table });
+        const seenBy: string[] = [];
+        const unreached: string[] = [];
+        for (const target of targets) {
+          try {
+            await withDatabase(tenantLocation(ctx.afty, target), (other) => other(table).select('marker'));
+            seenBy.push(target.id);
+          } catch (error) {
+            if (!isMissingTable(error)) unreached.push(`${target.id}: ${driverMessage(error)}`);
+          }
+        }
+        const details = { targets: targets.map((target) => target.id), seenBy, unreached };
+        if (seenBy.length > 0) {
+          return {
+            status: 'fail',
+            message: `a row written in ${tenant.id} (${tenant.database}) is visible from ${seenBy.join(', ')}`,
+            details,
+            remedy: `afty tenant show ${tenant.id} — each tenant needs a database of its own`,
+          };
+        }
+        return unlessUnreached(targets.length, unreached, details, 'invisible from', 'afty test connections');
+      } finally {
+        await db.schema.dropTableIfExists(table);
+      }
+    });
+  },
+};
+
+export const isolationDatabaseChecks: TenantCheck[] = [crossTenantAccess, rowVisibility];

@@ -1,0 +1,96 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { RedisClient } from '../cache/index.js';
+import { randomBytes } from 'node:crypto';
+import type { DatabaseLocation } from '../config/index.js';
+import { describeLocation, withoutDatabase } from '../config/index.js';
+import { ServiceError } from '../errors.js';
+import type { TenantRecord } from '../registry/index.js';
+import type { DatabaseServer } from '../servers/index.js';
+import { driverMessage, withKnex } from '../servers/knex.js';
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
+
+/** True when the driver error means the server could not be reached at all (not a refused login). */
+export function isUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNREACHABLE.has(code);
+}
+
+/**
+ * Opens a one-connection knex on `location`, runs `work` and always destroys it. An unreachable
+ * server becomes a ServiceError (exit 3); other driver errors reach the caller unchanged.
+ */
+export async function withDatabase<T>(
+  location: DatabaseLocation,
+  work: (db: Knex) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withKnex(location, work, { connectTimeoutMs: 3000 });
+  } catch (error) {
+    if (isUnreachable(error)) {
+      throw new ServiceError(`cannot reach ${describeLocation(location)}: ${driverMessage(error)}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** The server's admin login with no default database. */
+export function serverAdminLocation(server: DatabaseServer): DatabaseLocation {
+  return withoutDatabase(server.tenantLocation(''));
+}
+
+/** The servers holding keys: the masters of a Cluster, or the one Redis. */
+export function redisNodes(client: RedisClient): Redis[] {
+  return client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+}
+
+/** A name no real table or key has, for probes that must clean up after themselves. */
+export function probeName(prefix = 'afty_probe_'): string {
+  return `${prefix}${randomBytes(6).toString('hex')}`;
+}
+
+/** The driver error code, e.g. ER_TABLEACCESS_DENIED_ERROR. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export interface LatencyStats {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles in ms, rounded to 0.1 ms. */
+export function latencyStats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => {
+    if (sorted.length === 0) return 0;
+    const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+    return Math.round(sorted[rank - 1]! * 10) / 10;
+  };
+  return { count: sorted.length, p50: at(50), p95: at(95), p99: at(99), max: at(100) };
+}
+
+/**
+ * The tenants `tenant` is probed against: the next `size` tenants after it in the fleet's id
+ * order, wrapping around. Over the whole fleet every tenant is a target at least once and the
+ * number of probes is fleet size × sample, so cost grows linearly.
+ */
+export function sampleTargets(fleet: TenantRecord[], tenant: TenantRecord, size: number): TenantRecord[] {
+  const others = fleet.filter((candidate) => candidate.id !== tenant.id);
+  if (others.length <= size) return others;
+  const start = others.findIndex((candidate) => candidate.id > tenant.id);
+  const offset = start < 0 ? 0 : start;
+  return Array.from({ length: size }, (_, index) => others[(offset + index) % others.length]!);
+}
+
+/** `afty <command> --tenant <id>`: the remedy line for one tenant. */
+export function forTenant(command: string, tenant: TenantRecord | string): string {
+  return `afty ${command} --tenant ${typeof tenant === 'string' ? tenant : tenant.id}`;
+}

@@ -1,0 +1,224 @@
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
+import { parseDatabaseSpec, type DatabaseLocation } from './urls.js';
+
+export {
+  redactUrl,
+  describeLocation,
+  connectionUrl,
+  withoutDatabase,
+  type DatabaseLocation,
+  type MysqlConnection,
+} from './urls.js';
+
+export const CONFIG_FILE_NAMES = [
+  'afty.config.json',
+  '.aftyrc.json',
+  'afty.config.js',
+  'afty.config.mjs',
+  'afty.config.cjs',
+] as const;
+
+export interface ServerConfig {
+  name: string;
+  location: DatabaseLocation;
+}
+
+export interface AftyConfig {
+  /** The config file that was loaded, if any. */
+  file?: string;
+  /** Relative paths in the config resolve against this folder (the file's, else the cwd). */
+  baseDir: string;
+  central: DatabaseLocation;
+  servers: ServerConfig[];
+  tenancy: { databasePrefix: string; tenantUsers: boolean; userHost: string };
+  migrations: { directory: string; snapshot: string };
+  seeds: { directory: string };
+  /** `cluster`: cache.url is a seed node of a Redis Cluster (the other nodes are discovered). */
+  cache: { url?: string; prefix: string; connectTimeoutMs: number; cluster: boolean };
+  backup: { directory: string; keep: number; maxAgeDays: number };
+  concurrency: number;
+  /** afty test limits set in the file (defaults live with the checks). */
+  checks: { sample?: number; maxLatencyMs?: number; maxConnectMs?: number; maxErrorRate?: number };
+  /** Key for stored tenant credentials (AFTY_SECRET). Never printed. */
+  secret?: string;
+  /** Non-fatal findings, e.g. unknown keys. */
+  warnings: string[];
+}
+
+export interface LoadConfigOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** --config flag: wins over AFTY_CONFIG and discovery. */
+  configPath?: string;
+}
+
+export const DEFAULT_CONCURRENCY = Math.min(4, os.availableParallelism() * 2);
+
+/** Reads `.env` from the folder without overriding variables already set. */
+export function readDotEnv(cwd: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const file = path.join(cwd, '.env');
+  if (!existsSync(file)) return env;
+  let parsed: NodeJS.Dict<string>;
+  try {
+    parsed = parseEnv(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  return { ...parsed, ...env };
+}
+
+/** Finds the config file: explicit path, else the first known name from cwd upward. */
+export function findConfigFile(cwd: string, explicit?: string): string | undefined {
+  if (explicit) {
+    const file = path.resolve(cwd, explicit);
+    if (!existsSync(file))
+      throw new ConfigError(`config file ${file} does not exist`, { hint: 'check --config / AFTY_CONFIG' });
+    return file;
+  }
+  let dir = path.resolve(cwd);
+  for (;;) {
+    for (const name of CONFIG_FILE_NAMES) {
+      const candidate = path.join(dir, name);
+      if (existsSync(candidate)) return candidate;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+async function readConfigFile(file: string): Promise<unknown> {
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    } catch (error) {
+      throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  try {
+    const { pathToFileURL } = await import('node:url');
+    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    return module.default ?? module;
+  } catch (error) {
+    throw new ConfigError(`cannot load ${file}: ${(error as Error).message}`);
+  }
+}
+
+function unknownKeyWarnings(data: Record<string, unknown>, file: string): string[] {
+  const warnings: string[] = [];
+  const check = (object: unknown, section: string) => {
+    if (!object || typeof object !== 'object' || Array.isArray(object)) return;
+    const known = KNOWN_KEYS[section] ?? [];
+    for (const key of Object.keys(object)) {
+      const keyPath = section ? `${section}.${key}` : key;
+      if (!known.includes(key)) warnings.push(`${file}: unknown key "${keyPath}" (ignored)`);
+      else if (!section && KNOWN_KEYS[key]) check((object as Record<string, unknown>)[key], key);
+    }
+  };
+  check(data, '');
+  return warnings;
+}
+
+function parseConcurrency(value: string, source: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 256) {
+    throw new ConfigError(`${source} must be a whole number from 1 to 256 (got ${JSON.stringify(value)})`);
+  }
+  return number;
+}
+
+/**
+ * Loads configuration with the precedence flags > environment > file > defaults.
+ * Flags are applied by the commands that own them; this resolves env, file and defaults.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = readDotEnv(cwd, options.env ?? process.env);
+  const file = findConfigFile(cwd, options.configPath ?? env.AFTY_CONFIG);
+  const baseDir = file ? path.dirname(file) : cwd;
+  const label = file ?? 'config';
+
+  let data: ConfigFile = {};
+  const warnings: string[] = [];
+  if (file) {
+    const raw = await readConfigFile(file);
+    const result = configFileSchema.safeParse(raw);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      const key = issue.path.map(String).join('.') || '(root)';
+      throw new ConfigError(`${label}: "${key}": ${issue.message}`);
+    }
+    data = result.data;
+    warnings.push(...unknownKeyWarnings(raw as Record<string, unknown>, file));
+  }
+
+  const resolve = (relative: string) => path.resolve(baseDir, relative);
+  const centralSpec = env.AFTY_CENTRAL_URL || data.central || 'sqlite:.afty/central.sqlite';
+  const central = parseDatabaseSpec(
+    centralSpec,
+    baseDir,
+    env.AFTY_CENTRAL_URL ? 'AFTY_CENTRAL_URL' : `${label}: central`,
+  );
+
+  const serverSpecs = { ...(data.servers ?? { default: 'sqlite:.afty/tenants' }) };
+  if (env.AFTY_SERVER_URL) serverSpecs.default = env.AFTY_SERVER_URL;
+  const servers = Object.entries(serverSpecs).map(([name, spec]) => ({
+    name,
+    location: parseDatabaseSpec(
+      spec,
+      baseDir,
+      name === 'default' && env.AFTY_SERVER_URL ? 'AFTY_SERVER_URL' : `${label}: servers.${name}`,
+    ),
+  }));
+
+  const redisUrl = env.AFTY_REDIS_URL || data.cache?.url;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(
+      `${env.AFTY_REDIS_URL ? 'AFTY_REDIS_URL' : `${label}: cache.url`} must start with redis:// or rediss://`,
+    );
+  }
+
+  return {
+    file,
+    baseDir,
+    central,
+    servers,
+    tenancy: {
+      databasePrefix: data.tenancy?.databasePrefix ?? 'tenant_',
+      tenantUsers: data.tenancy?.tenantUsers ?? true,
+      userHost: data.tenancy?.userHost ?? '%',
+    },
+    migrations: {
+      directory: resolve(data.migrations?.directory ?? 'migrations/tenant'),
+      snapshot: resolve(data.migrations?.snapshot ?? 'migrations/tenant/schema.sql'),
+    },
+    seeds: { directory: resolve(data.seeds?.directory ?? 'seeds/tenant') },
+    cache: {
+      url: redisUrl || undefined,
+      prefix: data.cache?.prefix ?? 'afty:',
+      connectTimeoutMs: data.cache?.connectTimeoutMs ?? 2000,
+      cluster: data.cache?.cluster ?? false,
+    },
+    backup: {
+      directory: resolve(data.backup?.directory ?? 'backups'),
+      keep: data.backup?.keep ?? 10,
+      maxAgeDays: data.backup?.maxAgeDays ?? 30,
+    },
+    concurrency: env.AFTY_CONCURRENCY
+      ? parseConcurrency(env.AFTY_CONCURRENCY, 'AFTY_CONCURRENCY')
+      : (data.concurrency ?? DEFAULT_CONCURRENCY),
+    checks: {
+      sample: data.checks?.sample,
+      maxLatencyMs: data.checks?.maxLatencyMs,
+      maxConnectMs: data.checks?.maxConnectMs,
+      maxErrorRate: data.checks?.maxErrorRate,
+    },
+    secret: env.AFTY_SECRET || undefined,
+    warnings,
+  };
+}

@@ -1,0 +1,107 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { parseDatabaseUrl, redactUrl, withoutDatabase } from './urls.js';
+
+export interface InitAnswers {
+  central: string;
+  server: string;
+  redis?: string;
+  migrations: string;
+  seeds: string;
+}
+
+export const INIT_DEFAULTS: InitAnswers = {
+  central: 'sqlite:.afty/central.sqlite',
+  server: 'sqlite:.afty/tenants',
+  redis: undefined,
+  migrations: 'migrations/tenant',
+  seeds: 'seeds/tenant',
+};
+
+export interface ConnectionCheck {
+  name: 'central' | 'server' | 'redis';
+  url: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Tests every connection the answers describe; URLs in the results are redacted. */
+export async function checkConnections(answers: InitAnswers, baseDir: string): Promise<ConnectionCheck[]> {
+  const { createKnex, driverMessage, withKnex } = await import('../servers/knex.js');
+  const checks: ConnectionCheck[] = [];
+  for (const [name, url] of [
+    ['central', answers.central],
+    ['server', answers.server],
+  ] as const) {
+    const location = parseDatabaseUrl(url, baseDir, `--${name}`);
+    if (location.driver === 'sqlite') {
+      // For the server, the URL names a folder of tenant files; probe a file inside it.
+      const filename =
+        name === 'server' ? path.join(location.filename, '.afty-probe.sqlite') : location.filename;
+      const existed = existsSync(filename);
+      const db = await createKnex({ driver: 'sqlite', filename });
+      try {
+        const rows = (await db.raw('select sqlite_version() as version')) as Array<{ version: string }>;
+        checks.push({ name, url, ok: true, detail: `SQLite ${rows[0]!.version}` });
+      } catch (error) {
+        checks.push({ name, url, ok: false, detail: driverMessage(error) });
+      } finally {
+        await db.destroy();
+        if (name === 'server' && !existed) {
+          const { rmSync } = await import('node:fs');
+          for (const suffix of ['', '-wal', '-shm']) rmSync(`${filename}${suffix}`, { force: true });
+        }
+      }
+      continue;
+    }
+    try {
+      const [rows] = (await withKnex(withoutDatabase(location), (db) =>
+        db.raw('SELECT VERSION() AS version'),
+      )) as [Array<{ version: string }>];
+      checks.push({ name, url: redactUrl(url), ok: true, detail: rows[0]!.version });
+    } catch (error) {
+      checks.push({ name, url: redactUrl(url), ok: false, detail: driverMessage(error) });
+    }
+  }
+  if (answers.redis) {
+    const { pingRedis } = await import('../cache/connection.js');
+    try {
+      const { version } = await pingRedis(answers.redis);
+      checks.push({ name: 'redis', url: redactUrl(answers.redis), ok: true, detail: `Redis ${version}` });
+    } catch (error) {
+      checks.push({
+        name: 'redis',
+        url: redactUrl(answers.redis),
+        ok: false,
+        detail: (error as Error).message,
+      });
+    }
+  }
+  return checks;
+}
+
+/** The config file afty init writes. */
+export function initConfigDocument(answers: InitAnswers): Record<string, unknown> {
+  return {
+    central: answers.central,
+    servers: { default: answers.server },
+    tenancy: { databasePrefix: 'tenant_', tenantUsers: true },
+    migrations: {
+      directory: answers.migrations,
+      snapshot: path.posix.join(answers.migrations, 'schema.sql'),
+    },
+    seeds: { directory: answers.seeds },
+    ...(answers.redis ? { cache: { url: answers.redis, prefix: 'afty:' } } : {}),
+    backup: { directory: 'backups', keep: 10, maxAgeDays: 30 },
+  };
+}
+
+/** Writes the config file; refuses to replace one unless `force`. Mode 0600: it may hold passwords. */
+export function writeConfigFile(file: string, answers: InitAnswers, force: boolean): void {
+  if (existsSync(file) && !force) {
+    throw new InputError(`${file} already exists`, { hint: 'pass --force to overwrite it' });
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(initConfigDocument(answers), null, 2)}\n`, { mode: 0o600 });
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+const connectionSpec = z.union([
+  z.string().min(1),
+  z.object({ client: z.string(), connection: z.union([z.string(), z.record(z.string(), z.unknown())]) }),
+]);
+
+const relativePath = z.string().min(1);
+
+/**
+ * The file format. Objects are loose so unknown keys can be reported as warnings
+ * (and by `afty diagnose`) instead of making the whole tool unusable over a typo.
+ */
+export const configFileSchema = z.looseObject({
+  central: connectionSpec.optional(),
+  servers: z
+    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'server names use a-z, 0-9, _ or -'), connectionSpec)
+    .optional(),
+  tenancy: z
+    .looseObject({
+      databasePrefix: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,19}$/, 'use 1-20 characters of a-z, 0-9 or _, a letter first')
+        .optional(),
+      tenantUsers: z.boolean().optional(),
+      userHost: z
+        .string()
+        .regex(/^[a-zA-Z0-9.%_:-]{1,60}$/, 'a MySQL host pattern such as %, localhost or 10.0.%')
+        .optional(),
+    })
+    .optional(),
+  migrations: z
+    .looseObject({ directory: relativePath.optional(), snapshot: relativePath.optional() })
+    .optional(),
+  seeds: z.looseObject({ directory: relativePath.optional() }).optional(),
+  cache: z
+    .looseObject({
+      url: z.string().min(1).optional(),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'use up to 32 characters of letters, digits, _ . : -')
+        .optional(),
+      connectTimeoutMs: z.number().int().min(100).max(60000).optional(),
+      cluster: z.boolean().optional(),
+    })
+    .optional(),
+  backup: z
+    .looseObject({
+      directory: relativePath.optional(),
+      keep: z.number().int().min(1).max(10000).optional(),
+      maxAgeDays: z.number().int().min(1).max(36500).optional(),
+    })
+    .optional(),
+  concurrency: z.number().int().min(1).max(256).optional(),
+  /** afty test limits; flags win. maxErrorRate is a percentage. */
+  checks: z
+    .looseObject({
+      sample: z.number().int().min(1).max(1000).optional(),
+      maxLatencyMs: z.number().int().min(1).optional(),
+      maxConnectMs: z.number().int().min(1).optional(),
+      maxErrorRate: z.number().min(0).max(100).optional(),
+    })
+    .optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** Keys the schema knows, by path, for unknown-key warnings. */
+export const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': [
+    '$schema',
+    'central',
+    'servers',
+    'tenancy',
+    'migrations',
+    'seeds',
+    'cache',
+    'backup',
+    'concurrency',
+    'checks',
+  ],
+  tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
+  migrations: ['directory', 'snapshot'],
+  seeds: ['directory'],
+  cache: ['url', 'prefix', 'connectTimeoutMs', 'cluster'],
+  backup: ['directory', 'keep', 'maxAgeDays'],
+  checks: ['sample', 'maxLatencyMs', 'maxConnectMs', 'maxErrorRate'],
+};

@@ -1,0 +1,33 @@
+import type { AftyConfig } from './config/index.js';
+import { Registry } from './registry/index.js';
+import { ServerPool } from './servers/index.js';
+
+/** What a command works with: config, the registry (opened on first use) and the servers. */
+export class AftyContext {
+  readonly servers: ServerPool;
+  private registryPromise?: Promise<Registry>;
+
+  constructor(readonly config: AftyConfig) {
+    this.servers = new ServerPool(config);
+  }
+
+  registry(): Promise<Registry> {
+    this.registryPromise ??= Registry.open(this.config.central);
+    // A failed open must not be cached, or a retry in the same process would see the stale error.
+    this.registryPromise.catch(() => {
+      this.registryPromise = undefined;
+    });
+    return this.registryPromise;
+  }
+
+  /** The registry if this command already opened it (audit must not open it just to log). */
+  openedRegistry(): Promise<Registry> | undefined {
+    return this.registryPromise;
+  }
+
+  async close(): Promise<void> {
+    const registry = this.registryPromise;
+    this.registryPromise = undefined;
+    await Promise.allSettled([this.servers.close(), registry?.then((opened) => opened.close())]);
+  }
+}

@@ -1,0 +1,161 @@
+import type { AftyContext } from '../context.js';
+import { InputError } from '../errors.js';
+import type { FleetResult } from '../fleet/index.js';
+import type { TenantRecord } from '../registry/index.js';
+import { tenantLocation, type Step } from '../tenants/index.js';
+import { MigrationLockedError } from './bookkeeping.js';
+import {
+  MigrationFailedError,
+  migrateTenant,
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationTarget,
+} from './migrator.js';
+import type { ScriptFile } from './scripts.js';
+import { defaultSeeder, listSeeders, pickSeeders, seedTenant, type SeederRun } from './seeder.js';
+import { provisionSchema } from './snapshot.js';
+import { TenantMigrationSource } from './source.js';
+
+export { MigrationLockedError } from './bookkeeping.js';
+export {
+  MigrationFailedError,
+  dropAllRelations,
+  migrateTenant,
+  rollbackTenant,
+  tenantStatus,
+  unlockTenant,
+  type MigrateResult,
+  type MigrationStatusEntry,
+  type StepTiming,
+  type TenantMigrationStatus,
+} from './migrator.js';
+export {
+  DEFAULT_SEEDERS,
+  defaultSeeder,
+  listSeeders,
+  pickSeeders,
+  seedTenant,
+  type SeederRun,
+} from './seeder.js';
+export {
+  assertFullyMigrated,
+  checkSnapshot,
+  dumpSnapshot,
+  readSnapshot,
+  withScratchDatabase,
+  writeSnapshot,
+  type SnapshotCheck,
+} from './snapshot.js';
+export { TenantMigrationSource } from './source.js';
+export { describeSchema, diffSchemas, type SchemaShape } from './schema.js';
+
+/** The configured migrations, listed once for this run (a bad directory is exit 2 up front). */
+export function sourceOf(ctx: AftyContext): TenantMigrationSource {
+  const source = new TenantMigrationSource(ctx.config.migrations.directory);
+  source.list();
+  return source;
+}
+
+/** Tenant-level work connects with the tenant's own credentials when it has a user. */
+export function targetOf(ctx: AftyContext, tenant: TenantRecord): MigrationTarget {
+  return { tenant: tenant.id, location: tenantLocation(ctx, tenant) };
+}
+
+/** Records in the registry that the tenant's schema changed. */
+export async function markMigrated(ctx: AftyContext, tenantId: string): Promise<void> {
+  await (await ctx.registry()).updateTenant(tenantId, { lastMigratedAt: new Date() });
+}
+
+/**
+ * Migrates a registered tenant and stamps last_migrated_at whenever something was applied,
+ * including the migrations that ran before one failed.
+ */
+export async function migrateRegistered(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  source: TenantMigrationSource,
+  options: MigrateOptions,
+): Promise<MigrateResult> {
+  try {
+    const result = await migrateTenant(targetOf(ctx, tenant), source, options);
+    if (result.applied.length) await markMigrated(ctx, tenant.id);
+    return result;
+  } catch (error) {
+    if (error instanceof MigrationFailedError && error.applied.length) await markMigrated(ctx, tenant.id);
+    throw error;
+  }
+}
+
+/**
+ * The seeders a run uses: --class names in order, else the default seeder (DatabaseSeeder /
+ * default). Without either, exit 2 naming --class and what exists.
+ */
+export function seedersFor(ctx: AftyContext, classes: string[] | undefined): ScriptFile[] {
+  const directory = ctx.config.seeds.directory;
+  const seeders = listSeeders(directory);
+  if (classes?.length) return pickSeeders(seeders, classes, directory);
+  const fallback = defaultSeeder(seeders);
+  if (!fallback) {
+    throw new InputError(`no default seeder (DatabaseSeeder or default) in ${directory}`, {
+      hint: seeders.length
+        ? `pass --class with some of: ${seeders.map((seeder) => seeder.name).join(', ')}`
+        : 'add seed files there, or set seeds.directory in the config',
+    });
+  }
+  return [fallback];
+}
+
+/** Splits a --class value: "A,B" and repeated flags both work, order kept. */
+export function splitClasses(values: string[] | undefined): string[] | undefined {
+  const names = (values ?? [])
+    .flatMap((value) => value.split(','))
+    .map((name) => name.trim())
+    .filter(Boolean);
+  return names.length ? names : undefined;
+}
+
+export interface ProvisionOptions {
+  seeders?: ScriptFile[];
+  onMigrated?(result: MigrateResult & { fromSnapshot: number }): void;
+  onSeeded?(run: SeederRun): void;
+}
+
+/**
+ * `tenant create --migrate [--seed]`: schema from the snapshot (then newer migrations) and
+ * seeders, as saga steps; if one fails, createTenant drops the new database, user and rows.
+ */
+export function provisioningSteps(
+  ctx: AftyContext,
+  options: ProvisionOptions,
+): (tenant: TenantRecord) => Step[] {
+  const source = sourceOf(ctx);
+  return (tenant) => {
+    const steps: Step[] = [
+      {
+        name: 'migrate',
+        run: async () => {
+          const result = await provisionSchema(targetOf(ctx, tenant), source, ctx.config.migrations.snapshot);
+          await markMigrated(ctx, tenant.id);
+          options.onMigrated?.(result);
+        },
+      },
+    ];
+    if (options.seeders?.length) {
+      const seeders = options.seeders;
+      steps.push({
+        name: 'seed',
+        run: async () => {
+          await seedTenant(targetOf(ctx, tenant), seeders, options.onSeeded);
+        },
+      });
+    }
+    return steps;
+  };
+}
+
+/** The status a fleet JSON row reports: a held lock is "locked", not a generic failure. */
+export function resultStatus(result: FleetResult<unknown>): 'ok' | 'failed' | 'skipped' | 'locked' {
+  return result.status === 'failed' && result.cause instanceof MigrationLockedError
+    ? 'locked'
+    : result.status;
+}

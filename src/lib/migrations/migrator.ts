@@ -1,0 +1,402 @@
+import type { Knex } from 'knex';
+import type { DatabaseLocation } from '../config/urls.js';
+import { AftyError, OperationError, ServiceError, isConnectionError } from '../errors.js';
+import { driverMessage, withKnex } from '../servers/knex.js';
+import type { ScriptFile } from './scripts.js';
+import type { MigrationModule, TenantMigrationSource } from './source.js';
+import {
+  MIGRATIONS_TABLE,
+  MigrationLockedError,
+  acquireLock,
+  ensureTables,
+  isLocked,
+  readRecords,
+  releaseLock,
+  type MigrationRecord,
+} from './bookkeeping.js';
+
+/** One migration (or seeder) that ran, and how long it took. */
+export interface StepTiming {
+  name: string;
+  ms: number;
+}
+
+export interface MigrationEvents {
+  /** A migration is about to run. */
+  starting?(name: string): void;
+  /** A migration ran and is recorded. */
+  finished?(step: StepTiming): void;
+}
+
+/** The database a tenant-level operation works on. */
+export interface MigrationTarget {
+  tenant: string;
+  location: DatabaseLocation;
+}
+
+/**
+ * Opens one short-lived single-connection knex for a tenant database, runs `work`, and always
+ * destroys it. Connection failures become exit-3 errors naming the tenant.
+ */
+export async function withTenantDb<T>(
+  target: MigrationTarget,
+  work: (db: Knex) => Promise<T>,
+  options: { multipleStatements?: boolean } = {},
+): Promise<T> {
+  try {
+    return await withKnex(target.location, work, { poolMax: 1, ...options });
+  } catch (error) {
+    if (error instanceof AftyError) throw error;
+    if (isConnectionError(error)) {
+      throw new ServiceError(`cannot connect to the tenant database: ${driverMessage(error)}`, {
+        tenant: target.tenant,
+        hint: 'check that its server is running and reachable',
+        cause: error,
+      });
+    }
+    throw new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
+  }
+}
+
+/** A migration that failed; `applied` are the ones of this run that are recorded. */
+export class MigrationFailedError extends OperationError {
+  constructor(
+    message: string,
+    tenant: string,
+    readonly migration: string,
+    readonly applied: StepTiming[],
+    options: { hint: string; cause: unknown },
+  ) {
+    super(message, { tenant, ...options });
+  }
+}
+
+export interface MigrationPlan {
+  pending: string[];
+  /** Recorded in knex_migrations but no longer on disk. */
+  missing: string[];
+  records: MigrationRecord[] | undefined;
+}
+
+export function planMigrations(files: ScriptFile[], records: MigrationRecord[] | undefined): MigrationPlan {
+  const done = new Set((records ?? []).map((record) => record.name));
+  const onDisk = new Set(files.map((file) => file.name));
+  return {
+    pending: files.filter((file) => !done.has(file.name)).map((file) => file.name),
+    missing: (records ?? []).filter((record) => !onDisk.has(record.name)).map((record) => record.name),
+    records,
+  };
+}
+
+function assertNothingMissing(plan: MigrationPlan, tenant: string): void {
+  if (plan.missing.length > 0) {
+    throw new OperationError(
+      `migration${plan.missing.length === 1 ? '' : 's'} ${plan.missing.join(', ')} ${plan.missing.length === 1 ? 'is' : 'are'} recorded but missing on disk`,
+      { tenant, hint: 'restore the files (see afty db status) before migrating' },
+    );
+  }
+}
+
+async function runRecorded(
+  db: Knex,
+  module: MigrationModule,
+  direction: 'up' | 'down',
+  record: (trx: Knex | Knex.Transaction) => Promise<unknown>,
+): Promise<void> {
+  const run = direction === 'up' ? module.up : module.down!;
+  if (module.config?.transaction === false) {
+    await run.call(module, db);
+    await record(db);
+    return;
+  }
+  // The migration and its bookkeeping row commit together: a crash leaves both or neither
+  // (except MySQL DDL, which commits on its own and is reported as such).
+  await db.transaction(async (trx) => {
+    await run.call(module, trx);
+    await record(trx);
+  });
+}
+
+function failure(
+  error: unknown,
+  target: MigrationTarget,
+  name: string,
+  done: StepTiming[],
+  direction: 'up' | 'down',
+): MigrationFailedError {
+  const mysql = target.location.driver === 'mysql';
+  const before = done.length
+    ? `; ${done.length} earlier migration${done.length === 1 ? '' : 's'} of this run stay recorded`
+    : '';
+  const ddl = mysql ? '; DDL it already ran is not rolled back (MySQL commits DDL implicitly)' : '';
+  return new MigrationFailedError(
+    `migration ${name} failed${direction === 'down' ? ' to roll back' : ''}: ${driverMessage(error)}${before}${ddl}`,
+    target.tenant,
+    name,
+    done,
+    {
+      hint: mysql
+        ? `check the schema, fix ${name}, then run afty db ${direction === 'up' ? 'migrate' : 'rollback'} -t ${target.tenant} again`
+        : `fix ${name}, then run afty db ${direction === 'up' ? 'migrate' : 'rollback'} -t ${target.tenant} again`,
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Runs `work` holding the tenant's migration lock, and frees it afterwards even when the
+ * connection died mid-way (the pool opens a fresh one). A lock that cannot be freed is said.
+ */
+async function withLock<T>(db: Knex, tenant: string, work: () => Promise<T>): Promise<T> {
+  await acquireLock(db, tenant);
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    try {
+      await releaseLock(db);
+    } catch (releaseError) {
+      if (error instanceof Error) {
+        error.message += `; the migration lock is still held (${driverMessage(releaseError)}): free it with afty db unlock -t ${tenant}`;
+      }
+    }
+    throw error;
+  }
+  await releaseLock(db);
+  return result;
+}
+
+export interface MigrateOptions {
+  /** Apply at most this many pending migrations. */
+  step?: number;
+  /** Report what would run without running it. */
+  dryRun?: boolean;
+  /** Apply only these migrations (a snapshot check replays what the snapshot covers). */
+  only?: Set<string>;
+  events?: MigrationEvents;
+}
+
+export interface MigrateResult {
+  applied: StepTiming[];
+  /** Pending migrations (with --dry-run: what would run). */
+  pending: string[];
+  batch: number | null;
+}
+
+/**
+ * Brings one tenant database up to date. Nothing pending costs one query on one connection and
+ * takes no lock (nothing is written). Otherwise the lock is held for the whole run, the list is
+ * read again under it (another run may have applied some), and each migration is recorded in
+ * knex_migrations in the same transaction that ran it.
+ */
+export async function migrateTenant(
+  target: MigrationTarget,
+  source: TenantMigrationSource,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
+  const files = source.list().filter((file) => !options.only || options.only.has(file.name));
+  return withTenantDb(target, async (db) => {
+    const first = planMigrations(files, await readRecords(db));
+    assertNothingMissing(first, target.tenant);
+    const limit = (names: string[]) => (options.step ? names.slice(0, options.step) : names);
+    if (first.pending.length === 0 || options.dryRun) {
+      return { applied: [], pending: limit(first.pending), batch: null };
+    }
+    const byName = new Map(files.map((file) => [file.name, file]));
+    // Load (and validate) before taking the lock: a broken file must not hold it.
+    const modules = new Map<string, MigrationModule>();
+    for (const name of first.pending) modules.set(name, await source.getMigration(byName.get(name)!));
+    if (!first.records) await ensureTables(db);
+
+    return withLock(db, target.tenant, async () => {
+      const records = (await readRecords(db)) ?? [];
+      const plan = planMigrations(files, records);
+      assertNothingMissing(plan, target.tenant);
+      const todo = limit(plan.pending);
+      const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
+      const applied: StepTiming[] = [];
+      for (const name of todo) {
+        options.events?.starting?.(name);
+        const started = performance.now();
+        try {
+          const module = modules.get(name) ?? (await source.getMigration(byName.get(name)!));
+          await runRecorded(db, module, 'up', (trx) =>
+            trx(MIGRATIONS_TABLE).insert({ name, batch, migration_time: new Date() }),
+          );
+        } catch (error) {
+          throw failure(error, target, name, applied, 'up');
+        }
+        const step = { name, ms: Math.round(performance.now() - started) };
+        applied.push(step);
+        options.events?.finished?.(step);
+      }
+      return { applied, pending: plan.pending.slice(todo.length), batch: todo.length ? batch : null };
+    });
+  });
+}
+
+export interface RollbackResult {
+  rolledBack: StepTiming[];
+}
+
+/** Undoes the last batch, or the last `step` migrations, newest first, under the lock. */
+export async function rollbackTenant(
+  target: MigrationTarget,
+  source: TenantMigrationSource,
+  options: { step?: number; events?: MigrationEvents } = {},
+): Promise<RollbackResult> {
+  const byName = new Map(source.list().map((file) => [file.name, file]));
+  return withTenantDb(target, async (db) => {
+    if (!(await readRecords(db))?.length) return { rolledBack: [] };
+    return withLock(db, target.tenant, async () => {
+      const records = (await readRecords(db)) ?? [];
+      const lastBatch = Math.max(0, ...records.map((record) => record.batch));
+      const todo = (
+        options.step ? records.slice(-options.step) : records.filter((record) => record.batch === lastBatch)
+      ).reverse();
+      const modules = new Map<string, MigrationModule>();
+      for (const { name } of todo) {
+        const file = byName.get(name);
+        if (!file) {
+          throw new OperationError(`cannot roll back ${name}: its file is missing on disk`, {
+            tenant: target.tenant,
+            hint: 'restore the file, then run again',
+          });
+        }
+        const module = await source.getMigration(file);
+        if (typeof module.down !== 'function') {
+          throw new OperationError(`cannot roll back ${name}: it has no down() function`, {
+            tenant: target.tenant,
+          });
+        }
+        modules.set(name, module);
+      }
+      const rolledBack: StepTiming[] = [];
+      for (const { name } of todo) {
+        options.events?.starting?.(name);
+        const started = performance.now();
+        try {
+          await runRecorded(db, modules.get(name)!, 'down', (trx) =>
+            trx(MIGRATIONS_TABLE).where({ name }).del(),
+          );
+        } catch (error) {
+          throw failure(error, target, name, rolledBack, 'down');
+        }
+        const step = { name, ms: Math.round(performance.now() - started) };
+        rolledBack.push(step);
+        options.events?.finished?.(step);
+      }
+      return { rolledBack };
+    });
+  });
+}
+
+export type MigrationState = 'applied' | 'pending' | 'missing';
+
+export interface MigrationStatusEntry {
+  name: string;
+  state: MigrationState;
+  batch: number | null;
+  appliedAt: string | null;
+}
+
+export interface TenantMigrationStatus {
+  migrations: MigrationStatusEntry[];
+  applied: number;
+  pending: number;
+  missing: number;
+  lastBatch: number | null;
+  locked: boolean;
+}
+
+/** Every migration of a tenant: applied (batch, when), pending, or recorded but missing on disk. Read-only. */
+export async function tenantStatus(
+  target: MigrationTarget,
+  source: TenantMigrationSource,
+): Promise<TenantMigrationStatus> {
+  return withTenantDb(target, async (db) => {
+    const records = (await readRecords(db)) ?? [];
+    const locked = records.length > 0 && (await isLocked(db));
+    const recorded = new Map(records.map((record) => [record.name, record]));
+    const onDisk = new Set(source.list().map((file) => file.name));
+    const migrations: MigrationStatusEntry[] = source.list().map(({ name }) => {
+      const record = recorded.get(name);
+      return record
+        ? { name, state: 'applied', batch: record.batch, appliedAt: record.appliedAt }
+        : { name, state: 'pending', batch: null, appliedAt: null };
+    });
+    for (const record of records) {
+      if (!onDisk.has(record.name)) {
+        migrations.push({
+          name: record.name,
+          state: 'missing',
+          batch: record.batch,
+          appliedAt: record.appliedAt,
+        });
+      }
+    }
+    const count = (state: MigrationState) => migrations.filter((entry) => entry.state === state).length;
+    return {
+      migrations,
+      applied: count('applied'),
+      pending: count('pending'),
+      missing: count('missing'),
+      lastBatch: records.length ? Math.max(...records.map((record) => record.batch)) : null,
+      locked,
+    };
+  });
+}
+
+/** Frees a tenant's migration lock; says whether it was held. */
+export async function unlockTenant(target: MigrationTarget): Promise<{ wasLocked: boolean }> {
+  return withTenantDb(target, async (db) => {
+    const wasLocked = await isLocked(db);
+    if (wasLocked) await releaseLock(db);
+    return { wasLocked };
+  });
+}
+
+/** Every table and view of the tenant database (knex's included), for `db fresh`. */
+async function listRelations(
+  db: Knex,
+  driver: 'mysql' | 'sqlite',
+): Promise<Array<{ name: string; view: boolean }>> {
+  if (driver === 'mysql') {
+    const [rows] = (await db.raw(
+      'SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
+    )) as [Array<{ name: string; type: string }>];
+    return rows.map((row) => ({ name: row.name, view: row.type === 'VIEW' }));
+  }
+  const rows = (await db.raw(
+    "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+  )) as Array<{ name: string; type: string }>;
+  return rows.map((row) => ({ name: row.name, view: row.type === 'view' }));
+}
+
+/**
+ * Drops every table and view of the tenant database. Refuses while a migration run holds the
+ * lock, and takes it itself so no run starts half-way through.
+ */
+export async function dropAllRelations(target: MigrationTarget): Promise<{ dropped: number }> {
+  return withTenantDb(target, async (db) => {
+    if (await readRecords(db)) await acquireLock(db, target.tenant);
+    const relations = await listRelations(db, target.location.driver);
+    // One connection (pool max 1), so the session setting covers every DROP.
+    await db.raw(
+      target.location.driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 0' : 'PRAGMA foreign_keys = OFF',
+    );
+    try {
+      for (const relation of relations.filter((entry) => entry.view))
+        await db.schema.dropViewIfExists(relation.name);
+      for (const relation of relations.filter((entry) => !entry.view))
+        await db.schema.dropTableIfExists(relation.name);
+    } finally {
+      await db.raw(
+        target.location.driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 1' : 'PRAGMA foreign_keys = ON',
+      );
+    }
+    return { dropped: relations.length };
+  });
+}
+
+export { MigrationLockedError };

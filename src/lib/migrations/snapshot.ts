@@ -1,0 +1,244 @@
+import type { Knex } from 'knex';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AftyContext } from '../context.js';
+import { InputError, OperationError } from '../errors.js';
+import type { DatabaseServer } from '../servers/index.js';
+import { LOCK_TABLE, MIGRATIONS_TABLE, readRecords } from './bookkeeping.js';
+import { migrateTenant, withTenantDb, type MigrateResult, type MigrationTarget } from './migrator.js';
+import { describeSchema, diffSchemas } from './schema.js';
+import type { TenantMigrationSource } from './source.js';
+
+const HEADER = '-- afty snapshot: ';
+
+export interface SnapshotMeta {
+  driver: 'mysql' | 'sqlite';
+  createdAt: string;
+  /** The migrations the schema contains, in the order they ran. */
+  migrations: string[];
+}
+
+export interface Snapshot extends SnapshotMeta {
+  file: string;
+  sql: string;
+}
+
+function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+async function mysqlStatements(db: Knex): Promise<string[]> {
+  const [[current]] = (await db.raw('SELECT DATABASE() AS name')) as [[{ name: string }]];
+  const [relations] = (await db.raw(
+    'SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME',
+  )) as [Array<{ name: string; type: string }>];
+  const tables: string[] = [];
+  const views: string[] = [];
+  for (const relation of relations) {
+    if (relation.type === 'VIEW') {
+      const [[row]] = (await db.raw('SHOW CREATE VIEW ??', [relation.name])) as [[Record<string, string>]];
+      // No definer (the loading user may not be allowed to name another) and no schema name.
+      views.push(
+        row!
+          ['Create View']!.replace(/^CREATE .*?VIEW/, 'CREATE VIEW')
+          .split(`\`${current.name}\`.`)
+          .join(''),
+      );
+    } else {
+      const [[row]] = (await db.raw('SHOW CREATE TABLE ??', [relation.name])) as [[Record<string, string>]];
+      tables.push(row!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, ''));
+    }
+  }
+  return [...tables, ...views];
+}
+
+async function sqliteStatements(db: Knex): Promise<string[]> {
+  const rows = (await db.raw(
+    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
+  )) as Array<{ sql: string }>;
+  return rows.map((row) => row.sql);
+}
+
+/**
+ * The snapshot SQL of a migrated database: its schema (knex's tables included) plus the rows
+ * that record which migrations it covers, so loading it equals having run them. The file loads
+ * with afty or with the plain client (`mariadb DB < schema.sql`, `sqlite3 FILE < schema.sql`).
+ */
+export async function dumpSnapshot(target: MigrationTarget): Promise<{ meta: SnapshotMeta; sql: string }> {
+  const driver = target.location.driver;
+  return withTenantDb(target, async (db) => {
+    const records = (await readRecords(db)) ?? [];
+    const statements = driver === 'mysql' ? await mysqlStatements(db) : await sqliteStatements(db);
+    const meta: SnapshotMeta = {
+      driver,
+      createdAt: new Date().toISOString(),
+      migrations: records.map((record) => record.name),
+    };
+    const now = driver === 'mysql' ? 'NOW()' : "CAST(strftime('%s', 'now') AS INTEGER) * 1000";
+    const quote = (name: string) => (driver === 'mysql' ? `\`${name}\`` : `"${name}"`);
+    const lines = [
+      `${HEADER}${JSON.stringify(meta)}`,
+      driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 0;' : 'PRAGMA foreign_keys = OFF;',
+      ...statements.map((statement) => `${statement};`),
+    ];
+    if (meta.migrations.length) {
+      lines.push(
+        `INSERT INTO ${quote(MIGRATIONS_TABLE)} (${quote('name')}, ${quote('batch')}, ${quote('migration_time')}) VALUES\n${meta.migrations
+          .map((name) => `  (${sqlString(name)}, 1, ${now})`)
+          .join(',\n')};`,
+      );
+    }
+    lines.push(`INSERT INTO ${quote(LOCK_TABLE)} (${quote('is_locked')}) VALUES (0);`);
+    lines.push(driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 1;' : 'PRAGMA foreign_keys = ON;');
+    return { meta, sql: `${lines.join('\n')}\n` };
+  });
+}
+
+export function writeSnapshot(file: string, sql: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, sql);
+}
+
+/** Reads a snapshot file; undefined when there is none. */
+export function readSnapshot(file: string): Snapshot | undefined {
+  if (!existsSync(file)) return undefined;
+  const sql = readFileSync(file, 'utf8');
+  const firstLine = sql.slice(0, sql.indexOf('\n'));
+  if (!firstLine.startsWith(HEADER)) {
+    throw new InputError(`${file} is not an afty snapshot (its first line is not "${HEADER.trim()} {…}")`, {
+      hint: 'recreate it with afty db snapshot',
+    });
+  }
+  try {
+    const meta = JSON.parse(firstLine.slice(HEADER.length)) as SnapshotMeta;
+    if ((meta.driver !== 'mysql' && meta.driver !== 'sqlite') || !Array.isArray(meta.migrations))
+      throw new Error();
+    return { ...meta, file, sql };
+  } catch {
+    throw new InputError(`${file} has a damaged snapshot header`, {
+      hint: 'recreate it with afty db snapshot',
+    });
+  }
+}
+
+/** Loads a snapshot into an empty database in one round trip. */
+export async function loadSnapshot(target: MigrationTarget, snapshot: Snapshot): Promise<void> {
+  if (target.location.driver === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(target.location.filename);
+    try {
+      db.exec(snapshot.sql);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  await withTenantDb(target, (db) => db.raw(snapshot.sql), { multipleStatements: true });
+}
+
+export interface ProvisionResult extends MigrateResult {
+  /** Migrations that came with the snapshot (0 when the migrations were replayed). */
+  fromSnapshot: number;
+}
+
+/**
+ * Schema for a new, empty tenant database: the snapshot when there is one for this driver,
+ * then only the migrations newer than it; without a usable snapshot, every migration.
+ */
+export async function provisionSchema(
+  target: MigrationTarget,
+  source: TenantMigrationSource,
+  snapshotFile: string,
+  options: Parameters<typeof migrateTenant>[2] = {},
+): Promise<ProvisionResult> {
+  const snapshot = readSnapshot(snapshotFile);
+  const usable = snapshot && snapshot.driver === target.location.driver;
+  if (usable) await loadSnapshot(target, snapshot);
+  const result = await migrateTenant(target, source, options);
+  return { ...result, fromSnapshot: usable ? snapshot.migrations.length : 0 };
+}
+
+/** A throw-away database on a server, dropped afterwards whatever happens. */
+export async function withScratchDatabase<T>(
+  ctx: AftyContext,
+  server: DatabaseServer,
+  work: (target: MigrationTarget) => Promise<T>,
+): Promise<T> {
+  // Tenant ids start with a letter, so "<prefix>_snapshot_…" can never be a tenant's database.
+  const database = `${ctx.config.tenancy.databasePrefix}_snapshot_${randomBytes(4).toString('hex')}`;
+  await server.createDatabase(database);
+  try {
+    return await work({ tenant: `scratch database ${database}`, location: server.tenantLocation(database) });
+  } finally {
+    await server.dropDatabase(database);
+  }
+}
+
+export interface SnapshotCheck {
+  file: string;
+  driver: 'mysql' | 'sqlite';
+  covered: number;
+  /** Migrations on disk newer than the snapshot (new tenants run them after loading it). */
+  newer: string[];
+  differences: string[];
+  ok: boolean;
+}
+
+/**
+ * Proves the snapshot gives what the migrations give: one scratch database replays every
+ * migration, another loads the snapshot and runs the newer ones (what a new tenant gets);
+ * tables, columns, indexes and foreign keys must match.
+ */
+export async function checkSnapshot(
+  ctx: AftyContext,
+  server: DatabaseServer,
+  source: TenantMigrationSource,
+  snapshotFile: string,
+): Promise<SnapshotCheck> {
+  const snapshot = readSnapshot(snapshotFile);
+  if (!snapshot) {
+    throw new InputError(`there is no snapshot at ${snapshotFile}`, {
+      hint: 'create one with afty db snapshot',
+    });
+  }
+  if (snapshot.driver !== server.driver) {
+    throw new InputError(
+      `${snapshotFile} is a ${snapshot.driver} snapshot but server "${server.name}" is ${server.driver}`,
+      { hint: 'pass --server with a server of the same kind' },
+    );
+  }
+  const onDisk = source.list().map((file) => file.name);
+  const covered = new Set(snapshot.migrations);
+  const base = {
+    file: snapshotFile,
+    driver: snapshot.driver,
+    covered: snapshot.migrations.length,
+    newer: onDisk.filter((name) => !covered.has(name)),
+  };
+  const gone = snapshot.migrations.filter((name) => !onDisk.includes(name));
+  if (gone.length) {
+    const differences = gone.map((name) => `migration ${name}: in the snapshot but not on disk`);
+    return { ...base, differences, ok: false };
+  }
+  const replayed = await withScratchDatabase(ctx, server, async (target) => {
+    await migrateTenant(target, source);
+    return withTenantDb(target, (db) => describeSchema(db, snapshot.driver));
+  });
+  const loaded = await withScratchDatabase(ctx, server, async (target) => {
+    await provisionSchema(target, source, snapshotFile);
+    return withTenantDb(target, (db) => describeSchema(db, snapshot.driver));
+  });
+  const differences = diffSchemas(replayed, loaded);
+  return { ...base, differences, ok: differences.length === 0 };
+}
+
+/** Refuses to snapshot a tenant that is not fully migrated. */
+export function assertFullyMigrated(pending: number, missing: number, tenant: string): void {
+  if (pending || missing) {
+    throw new OperationError(
+      `is not fully migrated (${pending} pending, ${missing} missing on disk), so its schema is no snapshot`,
+      { tenant, hint: `run afty db migrate -t ${tenant} first, or snapshot without --tenant` },
+    );
+  }
+}

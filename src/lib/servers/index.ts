@@ -1,0 +1,44 @@
+import type { AftyConfig, ServerConfig } from '../config/index.js';
+import { InputError } from '../errors.js';
+import { MysqlServer } from './mysql.js';
+import { SqliteServer } from './sqlite.js';
+import type { DatabaseServer } from './types.js';
+
+export type { DatabaseServer, DatabaseCredentials, DatabaseStats } from './types.js';
+export { MysqlServer, grantDatabasePattern } from './mysql.js';
+export { SqliteServer } from './sqlite.js';
+
+function openServer(server: ServerConfig, config: AftyConfig): DatabaseServer {
+  const { location } = server;
+  if (location.driver === 'sqlite') return new SqliteServer(server.name, location.filename);
+  return new MysqlServer(server.name, location.connection, config.tenancy.userHost);
+}
+
+/** The configured servers, opened lazily and closed together. */
+export class ServerPool {
+  private readonly opened = new Map<string, DatabaseServer>();
+
+  constructor(private readonly config: AftyConfig) {}
+
+  get names(): string[] {
+    return this.config.servers.map((server) => server.name);
+  }
+
+  get(name: string): DatabaseServer {
+    const existing = this.opened.get(name);
+    if (existing) return existing;
+    const server = this.config.servers.find((candidate) => candidate.name === name);
+    if (!server) {
+      throw new InputError(`unknown server "${name}": configured servers are ${this.names.join(', ')}`);
+    }
+    const opened = openServer(server, this.config);
+    this.opened.set(name, opened);
+    return opened;
+  }
+
+  async close(): Promise<void> {
+    const servers = [...this.opened.values()];
+    this.opened.clear();
+    await Promise.all(servers.map((server) => server.close()));
+  }
+}

@@ -1,0 +1,158 @@
+import type { Knex } from 'knex';
+import type { MysqlConnection } from '../config/urls.js';
+import { describeLocation } from '../config/urls.js';
+import { OperationError, ServiceError, isConnectionError } from '../errors.js';
+import { createKnex, driverMessage } from './knex.js';
+import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from './types.js';
+
+/** In GRANT ... ON `db`.*, `_` and `%` are wildcards: escape them so a grant covers one database only. */
+export function grantDatabasePattern(database: string): string {
+  return database.replace(/[_%]/g, (char) => `\\${char}`);
+}
+
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\_%]/g, (char) => `\\${char}`)}%`;
+}
+
+export class MysqlServer implements DatabaseServer {
+  readonly driver = 'mysql' as const;
+  readonly supportsUsers = true;
+  readonly description: string;
+  private admin?: Promise<Knex>;
+
+  constructor(
+    readonly name: string,
+    private readonly connection: MysqlConnection,
+    private readonly userHost: string,
+  ) {
+    this.description = describeLocation({
+      driver: 'mysql',
+      connection: { ...connection, database: undefined },
+    });
+  }
+
+  private knex(): Promise<Knex> {
+    this.admin ??= createKnex(
+      { driver: 'mysql', connection: { ...this.connection, database: undefined } },
+      { poolMax: 4 },
+    );
+    return this.admin;
+  }
+
+  /** Runs admin SQL; connection failures become exit 3, SQL failures exit 1 without the SQL text. */
+  private async query<T>(what: string, run: (db: Knex) => Promise<T>): Promise<T> {
+    const db = await this.knex();
+    try {
+      return await run(db);
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw new ServiceError(
+          `cannot reach database server "${this.name}" (${this.description}): ${driverMessage(error)}`,
+          {
+            hint: 'check that the server is running and servers.' + this.name + ' in the config',
+            cause: error,
+          },
+        );
+      }
+      throw new OperationError(`${what} failed on server "${this.name}": ${driverMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async ping(): Promise<{ version: string; latencyMs: number }> {
+    const started = performance.now();
+    const version = await this.query('ping', async (db) => {
+      const [rows] = (await db.raw('SELECT VERSION() AS version')) as [Array<{ version: string }>];
+      return rows[0]!.version;
+    });
+    return { version, latencyMs: performance.now() - started };
+  }
+
+  async createDatabase(database: string): Promise<void> {
+    await this.query(`creating database ${database}`, (db) =>
+      db.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [database]),
+    );
+  }
+
+  async dropDatabase(database: string): Promise<void> {
+    await this.query(`dropping database ${database}`, (db) =>
+      db.raw('DROP DATABASE IF EXISTS ??', [database]),
+    );
+  }
+
+  async databaseExists(database: string): Promise<boolean> {
+    return this.query('looking up database', async (db) => {
+      const [rows] = (await db.raw('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [
+        database,
+      ])) as [unknown[]];
+      return rows.length > 0;
+    });
+  }
+
+  async listDatabases(prefix: string): Promise<string[]> {
+    return this.query('listing databases', async (db) => {
+      const [rows] = (await db.raw(
+        "SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ? ESCAPE '\\\\' ORDER BY schema_name",
+        [likePrefix(prefix)],
+      )) as [Array<{ name: string }>];
+      return rows.map((row) => row.name);
+    });
+  }
+
+  async databaseStats(database: string): Promise<DatabaseStats> {
+    return this.query('reading database size', async (db) => {
+      const [rows] = (await db.raw(
+        'SELECT COALESCE(SUM(data_length + index_length), 0) AS bytes, COUNT(*) AS tables FROM information_schema.tables WHERE table_schema = ?',
+        [database],
+      )) as [Array<{ bytes: string | number; tables: string | number }>];
+      return { bytes: Number(rows[0]!.bytes), tables: Number(rows[0]!.tables) };
+    });
+  }
+
+  async createUser(user: string, password: string, database: string): Promise<void> {
+    await this.query(`creating user ${user}`, async (db) => {
+      await db.raw('CREATE USER ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
+      await db.raw('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [
+        grantDatabasePattern(database),
+        user,
+        this.userHost,
+      ]);
+    });
+  }
+
+  async dropUser(user: string): Promise<void> {
+    await this.query(`dropping user ${user}`, (db) =>
+      db.raw('DROP USER IF EXISTS ?@?', [user, this.userHost]),
+    );
+  }
+
+  async userExists(user: string): Promise<boolean> {
+    return this.query('looking up user', async (db) => {
+      const [rows] = (await db.raw('SELECT 1 FROM mysql.user WHERE User = ? AND Host = ?', [
+        user,
+        this.userHost,
+      ])) as [unknown[]];
+      return rows.length > 0;
+    });
+  }
+
+  tenantLocation(database: string, credentials?: DatabaseCredentials) {
+    return {
+      driver: 'mysql' as const,
+      connection: {
+        host: this.connection.host,
+        port: this.connection.port,
+        user: credentials?.user ?? this.connection.user,
+        password: credentials ? credentials.password : this.connection.password,
+        database,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) await (await admin).destroy();
+  }
+}

@@ -1,0 +1,233 @@
+import type { DatabaseLocation } from '../config/urls.js';
+import type { AftyContext } from '../context.js';
+import { InputError, NotFoundError } from '../errors.js';
+import type { Registry, TenantRecord, TenantSettings } from '../registry/index.js';
+import type { DatabaseServer } from '../servers/index.js';
+import {
+  looksLikeTenantId,
+  validateDomain,
+  validateTenantId,
+  validateTenantName,
+  type TenantStatus,
+} from '../validation/index.js';
+import { assertSecret, decryptSecret, encryptSecret, generatePassword } from './credentials.js';
+import { tenantDatabaseName, tenantUserName } from './naming.js';
+import { runSteps, type Step, type StepHooks } from './saga.js';
+
+export { tenantDatabaseName, tenantUserName } from './naming.js';
+export { encryptSecret, decryptSecret, generatePassword, isEncrypted, SECRET_HINT } from './credentials.js';
+export { runSteps, type Step, type StepHooks } from './saga.js';
+export { tenantView, type TenantView } from './view.js';
+
+/** Finds a tenant by id or domain; unknown → exit 2 naming what was looked for. */
+export async function resolveTenant(registry: Registry, idOrDomain: string): Promise<TenantRecord> {
+  const key = idOrDomain.trim().toLowerCase();
+  const tenant = looksLikeTenantId(key) ? await registry.findTenant(key) : undefined;
+  const found = tenant ?? (key.includes('.') ? await registry.findTenantByDomain(key) : undefined);
+  if (!found) {
+    throw new NotFoundError(`no tenant with id or domain ${JSON.stringify(idOrDomain)}`, {
+      hint: 'see afty tenant list',
+    });
+  }
+  return found;
+}
+
+/** The configured server with the fewest tenants (ties go to the one listed first). */
+export async function chooseServer(ctx: AftyContext, registry: Registry): Promise<string> {
+  const counts = await registry.countTenantsByServer();
+  let best = ctx.servers.names[0]!;
+  for (const name of ctx.servers.names) {
+    if ((counts.get(name) ?? 0) < (counts.get(best) ?? 0)) best = name;
+  }
+  return best;
+}
+
+/** Whether tenants on this server get a database user of their own. */
+export function usesTenantUsers(ctx: AftyContext, server: DatabaseServer): boolean {
+  return server.supportsUsers && ctx.config.tenancy.tenantUsers;
+}
+
+/** Where tenant-level work connects: as the tenant's own user when it has one. */
+export function tenantLocation(ctx: AftyContext, tenant: TenantRecord): DatabaseLocation {
+  const server = ctx.servers.get(tenant.server);
+  if (tenant.dbUser && tenant.dbPassword) {
+    const password = decryptSecret(tenant.dbPassword, ctx.config.secret, tenant.id);
+    return server.tenantLocation(tenant.database, { user: tenant.dbUser, password });
+  }
+  return server.tenantLocation(tenant.database);
+}
+
+/** Where admin work on a tenant database connects (server credentials). */
+export function adminLocation(ctx: AftyContext, tenant: TenantRecord): DatabaseLocation {
+  return ctx.servers.get(tenant.server).tenantLocation(tenant.database);
+}
+
+export interface CreateTenantInput {
+  id: string;
+  name?: string;
+  domains?: string[];
+  server?: string;
+  status?: TenantStatus;
+}
+
+export interface CreateTenantOptions extends StepHooks {
+  /** Steps that run after the tenant exists (migrate, seed); a failure undoes everything. */
+  extraSteps?(tenant: TenantRecord): Step[];
+}
+
+/** Validates everything about a new tenant before anything is touched. */
+export function validateNewTenant(input: CreateTenantInput): Required<Omit<CreateTenantInput, 'server'>> & {
+  server?: string;
+} {
+  const id = validateTenantId(input.id);
+  const domains = (input.domains ?? []).map(validateDomain);
+  const duplicate = domains.find((domain, index) => domains.indexOf(domain) !== index);
+  if (duplicate) throw new InputError(`domain ${duplicate} is given twice`);
+  return {
+    id,
+    name: input.name === undefined ? id : validateTenantName(input.name),
+    domains,
+    server: input.server,
+    status: input.status ?? 'active',
+  };
+}
+
+/**
+ * Creates database, user (with tenancy.tenantUsers on MySQL), registry rows and domains.
+ * If any step fails, every earlier step is undone: no database, user or row is left behind.
+ */
+export async function createTenant(
+  ctx: AftyContext,
+  input: CreateTenantInput,
+  options: CreateTenantOptions = {},
+): Promise<TenantRecord> {
+  const tenant = validateNewTenant(input);
+  const registry = await ctx.registry();
+  const serverName = tenant.server ?? (await chooseServer(ctx, registry));
+  const server = ctx.servers.get(serverName);
+  const withUser = usesTenantUsers(ctx, server);
+  if (withUser) assertSecret(ctx.config.secret);
+
+  const database = tenantDatabaseName(ctx.config.tenancy.databasePrefix, tenant.id);
+  if (await registry.findTenant(tenant.id)) {
+    throw new InputError(`tenant ${tenant.id} already exists`, {
+      hint: 'choose another id or see afty tenant show',
+    });
+  }
+  for (const domain of tenant.domains) {
+    const owner = await registry.findDomain(domain);
+    if (owner) throw new InputError(`domain ${domain} already belongs to tenant ${owner.tenantId}`);
+  }
+  if (await server.databaseExists(database)) {
+    throw new InputError(
+      `database ${database} already exists on server "${serverName}" but no tenant uses it`,
+      {
+        hint: 'drop it or restore it as a tenant with afty backup restore, then retry',
+      },
+    );
+  }
+  const user = withUser ? tenantUserName(database) : null;
+  if (user && (await server.userExists(user))) {
+    throw new InputError(`database user ${user} already exists on server "${serverName}"`, {
+      hint: 'drop the stale user, then retry',
+    });
+  }
+  const password = user ? generatePassword() : null;
+
+  const steps: Step[] = [
+    {
+      name: 'database',
+      run: () => server.createDatabase(database),
+      undo: () => server.dropDatabase(database),
+    },
+  ];
+  if (user && password) {
+    steps.push({
+      name: 'user',
+      run: () => server.createUser(user, password, database),
+      undo: () => server.dropUser(user),
+    });
+  }
+  steps.push({
+    name: 'registry',
+    run: () =>
+      registry.insertTenant({
+        id: tenant.id,
+        name: tenant.name,
+        status: tenant.status,
+        server: serverName,
+        database,
+        dbUser: user,
+        dbPassword: password ? encryptSecret(password, ctx.config.secret) : null,
+        settings: {},
+        domains: tenant.domains,
+      }),
+    undo: () => registry.deleteTenant(tenant.id),
+  });
+
+  let created: TenantRecord | undefined;
+  const load = async () => {
+    created ??= await registry.findTenant(tenant.id);
+    return created!;
+  };
+  const extra: Step = {
+    name: 'extra',
+    run: async () => {
+      if (!options.extraSteps) return;
+      await runSteps(options.extraSteps(await load()), options);
+    },
+  };
+  await runSteps(options.extraSteps ? [...steps, extra] : steps, options);
+  return (await registry.findTenant(tenant.id))!;
+}
+
+export interface DeleteTenantResult {
+  databaseDropped: boolean;
+  userDropped: boolean;
+}
+
+/**
+ * Drops database and user, then the registry rows. Each step is idempotent, so a delete that
+ * fails half-way can simply be run again.
+ */
+export async function deleteTenant(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  options: { keepDatabase?: boolean } = {},
+): Promise<DeleteTenantResult> {
+  const registry = await ctx.registry();
+  const server = ctx.servers.get(tenant.server);
+  let databaseDropped = false;
+  let userDropped = false;
+  if (!options.keepDatabase) {
+    await server.dropDatabase(tenant.database);
+    databaseDropped = true;
+  }
+  if (tenant.dbUser && server.supportsUsers) {
+    await server.dropUser(tenant.dbUser);
+    userDropped = true;
+  }
+  await registry.deleteTenant(tenant.id);
+  return { databaseDropped, userDropped };
+}
+
+/** Applies setting changes: `undefined` removes a key; dotted keys nest. */
+export function applySettings(
+  settings: TenantSettings,
+  assignments: Array<{ key: string; value: unknown }>,
+): TenantSettings {
+  const next = structuredClone(settings);
+  for (const { key, value } of assignments) {
+    const parts = key.split('.');
+    let node: Record<string, unknown> = next;
+    for (const part of parts.slice(0, -1)) {
+      const child = node[part];
+      if (!child || typeof child !== 'object' || Array.isArray(child)) node[part] = {};
+      node = node[part] as Record<string, unknown>;
+    }
+    const last = parts.at(-1)!;
+    if (value === undefined) delete node[last];
+    else node[last] = value;
+  }
+  return next;
+}

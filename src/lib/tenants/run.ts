@@ -1,0 +1,67 @@
+import { createInterface } from 'node:readline';
+import { connectionUrl } from '../config/urls.js';
+import type { AftyContext } from '../context.js';
+import { OperationError } from '../errors.js';
+import type { TenantRecord } from '../registry/index.js';
+import { tenantLocation } from './index.js';
+
+export interface TenantCommandResult {
+  exitCode: number;
+}
+
+/** The environment a per-tenant command sees: the tenant's own credentials in DATABASE_URL. */
+export function tenantEnvironment(ctx: AftyContext, tenant: TenantRecord): Record<string, string> {
+  return {
+    AFTY_TENANT_ID: tenant.id,
+    AFTY_TENANT_DATABASE: tenant.database,
+    AFTY_TENANT_SERVER: tenant.server,
+    DATABASE_URL: connectionUrl(tenantLocation(ctx, tenant)),
+  };
+}
+
+/**
+ * Runs a program once for a tenant: arguments passed exactly (no shell), output handed over
+ * line by line. Non-zero exit or a missing program → OperationError naming the tenant.
+ */
+export async function runTenantCommand(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  command: string,
+  args: string[],
+  onLine: (stream: 'stdout' | 'stderr', line: string) => void,
+): Promise<TenantCommandResult> {
+  const { execa } = await import('execa');
+  const child = execa(command, args, {
+    env: tenantEnvironment(ctx, tenant),
+    extendEnv: true,
+    stdin: 'ignore',
+    reject: false,
+    buffer: false,
+    shell: false,
+  });
+  const pump = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') =>
+    stream
+      ? new Promise<void>((resolve) => {
+          const lines = createInterface({ input: stream, crlfDelay: Infinity });
+          lines.on('line', (line) => onLine(name, line));
+          lines.on('close', resolve);
+        })
+      : Promise.resolve();
+  const [result] = await Promise.all([child, pump(child.stdout, 'stdout'), pump(child.stderr, 'stderr')]);
+  if (result.exitCode === 0) return { exitCode: 0 };
+  if (result.exitCode === undefined) {
+    const notFound = (result as { code?: string }).code === 'ENOENT';
+    throw new OperationError(
+      notFound ? `command not found: ${command}` : `${command} could not run: ${result.shortMessage}`,
+      {
+        tenant: tenant.id,
+      },
+    );
+  }
+  throw new OperationError(
+    result.signal
+      ? `${command} was killed by ${result.signal}`
+      : `${command} exited with code ${result.exitCode}`,
+    { tenant: tenant.id },
+  );
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { stripVTControlCharacters } from 'node:util';
+import { BIN, runJson } from '../support/cli.js';
+import { createProject, type TestProject } from '../support/project.js';
+
+/**
+ * Runs afty on a real pseudo-terminal (util-linux `script`), typing `keys` once the prompt is up,
+ * so the interactive paths are exercised as an operator sees them.
+ */
+async function runInTerminal(project: TestProject, args: string[], keys: string) {
+  const env = { ...project.env };
+  delete env.CI;
+  const command = ['node', BIN, ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = execa('script', ['-qec', command, '/dev/null'], {
+    cwd: project.dir,
+    env,
+    extendEnv: false,
+    reject: false,
+  });
+  setTimeout(() => child.stdin?.write(keys), 2500).unref();
+  const result = await child;
+  return {
+    exitCode: result.exitCode,
+    output: stripVTControlCharacters(String(result.stdout)),
+  };
+}
+
+describe('afty in a terminal (pseudo-TTY)', function () {
+  this.timeout(60_000);
+  let project: TestProject;
+  before(async () => {
+    project = createProject({ driver: 'sqlite' });
+    for (const id of ['alpha', 'bravo']) {
+      const created = await runJson(['tenant', 'create', id], { cwd: project.dir, env: project.env });
+      assert.equal(created.exitCode, 0, created.stderr);
+    }
+  });
+  after(() => project.cleanup());
+
+  it('asks before deleting; "no" (the default) changes nothing and exits 1', async () => {
+    const declined = await runInTerminal(project, ['tenant', 'delete', 'alpha', '--no-backup'], '\r');
+    assert.match(declined.output, /Delete tenant alpha .*\?\s*\(y\/N\)/s);
+    assert.match(declined.output, /cancelled, nothing was changed/);
+    assert.equal(declined.exitCode, 1);
+    const still = await runJson<{ total: number }>(['tenant', 'list'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(still.json.total, 2);
+  });
+
+  it('deletes after "y"', async () => {
+    const confirmed = await runInTerminal(project, ['tenant', 'delete', 'alpha', '--no-backup'], 'y\r');
+    assert.equal(confirmed.exitCode, 0, confirmed.output);
+    assert.match(confirmed.output, /Deleted tenant alpha/);
+  });
+
+  it('offers a tenant picker when no selection flag is given', async () => {
+    const picked = await runInTerminal(
+      project,
+      ['tenant', 'run', '--', 'sh', '-c', 'echo "ran for $AFTY_TENANT_ID"'],
+      ' \r',
+    );
+    assert.match(picked.output, /Which tenants\?/);
+    assert.match(picked.output, /\[bravo\] ran for bravo/);
+    assert.equal(picked.exitCode, 0, picked.output);
+  });
+});

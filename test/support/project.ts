@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/lib/config/index.js';
+import { AftyContext } from '../../src/lib/context.js';
+import { MARIADB_URL, mariadbAdmin, uniqueToken } from './services.js';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef';
+
+export interface TestProject {
+  dir: string;
+  /** Unique per project: database prefix (MariaDB) and Redis prefix. */
+  token: string;
+  prefix: string;
+  config: Record<string, unknown>;
+  /** Environment for spawned CLIs: AFTY_SECRET set, CI set (no prompts). */
+  env: NodeJS.ProcessEnv;
+  context(): Promise<AftyContext>;
+  cleanup(): Promise<void>;
+}
+
+export interface ProjectOptions {
+  driver: 'sqlite' | 'mariadb';
+  /** Extra config keys merged over the defaults. */
+  config?: Record<string, unknown>;
+  /** Several MariaDB "servers" (same instance, different names) for placement tests. */
+  servers?: string[];
+}
+
+/**
+ * A temporary project folder with afty.config.json. MariaDB projects get a unique central
+ * database and tenant prefix; cleanup drops every database and user they created.
+ */
+export function createProject(options: ProjectOptions): TestProject {
+  const token = uniqueToken();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `afty-test-${token}-`));
+  const prefix = `t${token}_`;
+  const base: Record<string, unknown> =
+    options.driver === 'mariadb'
+      ? {
+          central: `${MARIADB_URL}/afty_central_${token}`,
+          servers: Object.fromEntries((options.servers ?? ['default']).map((name) => [name, MARIADB_URL])),
+          tenancy: { databasePrefix: prefix, tenantUsers: true },
+        }
+      : { tenancy: { databasePrefix: prefix } };
+  const config = { ...base, cache: { prefix: `afty-test-${token}:` }, ...options.config };
+  writeFileSync(path.join(dir, 'afty.config.json'), JSON.stringify(config, null, 2));
+  const env: NodeJS.ProcessEnv = { ...process.env, AFTY_SECRET: TEST_SECRET, CI: 'true', NO_COLOR: '1' };
+  delete env.AFTY_CONFIG;
+  delete env.AFTY_CENTRAL_URL;
+  delete env.AFTY_SERVER_URL;
+  delete env.AFTY_REDIS_URL;
+
+  return {
+    dir,
+    token,
+    prefix,
+    config,
+    env,
+    async context() {
+      const loaded = await loadConfig({ cwd: dir, env });
+      return new AftyContext(loaded);
+    },
+    async cleanup() {
+      if (options.driver === 'mariadb') {
+        const admin = await mariadbAdmin();
+        try {
+          const [databases] = (await admin.raw(
+            'SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ? OR schema_name = ?',
+            [`${prefix.replace(/_/g, '\\_')}%`, `afty_central_${token}`],
+          )) as [Array<{ name: string }>];
+          for (const { name } of databases) await admin.raw('DROP DATABASE IF EXISTS ??', [name]);
+          const [users] = (await admin.raw(
+            'SELECT User AS user, Host AS host FROM mysql.user WHERE User LIKE ?',
+            [`${prefix.replace(/_/g, '\\_')}%`],
+          )) as [Array<{ user: string; host: string }>];
+          for (const { user, host } of users) await admin.raw('DROP USER IF EXISTS ?@?', [user, host]);
+        } finally {
+          await admin.destroy();
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -272,6 +272,22 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       assert.equal(status.pending + status.applied, sourceOf(ctx).list().length);
     });
 
+    it('knex_migrations without its lock table (another run mid-way through creating them) still migrates', async () => {
+      const half = await createTenant(ctx, { id: 'golf' });
+      const id = driver === 'mariadb' ? 'int unsigned auto_increment' : 'integer';
+      await query(
+        half,
+        `CREATE TABLE knex_migrations (id ${id} primary key, name varchar(255), batch integer, migration_time datetime)`,
+      );
+      const result = await migrateRegistered(ctx, half, sourceOf(ctx), {});
+      assert.equal(result.applied.length, sourceOf(ctx).list().length, JSON.stringify(result));
+      const [lock] = await query<{ n: number; held: number }>(
+        half,
+        'SELECT COUNT(*) AS n, SUM(is_locked) AS held FROM knex_migrations_lock',
+      );
+      assert.deepEqual([Number(lock!.n), Number(lock!.held)], [1, 0], 'one lock row, freed');
+    });
+
     it('one tenant with a broken migration fails with its name; the others succeed; a fix converges', async () => {
       const [alpha, bravo, charlie] = tenants as [TenantRecord, TenantRecord, TenantRecord];
       // bravo already has a table the next migration creates: only bravo fails.

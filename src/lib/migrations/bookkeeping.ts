@@ -67,21 +67,12 @@ async function unlessAlreadyThere(create: () => Promise<unknown>): Promise<void>
 }
 
 /**
- * Creates knex's two tables and the lock row as knex's own migrator does. Two runs reaching a
- * new database at once both get here: the loser's CREATE or INSERT is a no-op, and the lock row
- * has a fixed key so there is only ever one.
+ * Creates knex's two tables and the lock row, as knex's own migrator does, but the lock table and
+ * its row first: a concurrent run that sees knex_migrations skips this, so the lock it then takes
+ * must already exist. Two runs reaching a new database at once both get here: the loser's CREATE
+ * or INSERT is a no-op, and the lock row has a fixed key so there is only ever one.
  */
 export async function ensureTables(db: Knex): Promise<void> {
-  if (!(await db.schema.hasTable(MIGRATIONS_TABLE))) {
-    await unlessAlreadyThere(() =>
-      db.schema.createTable(MIGRATIONS_TABLE, (table) => {
-        table.increments();
-        table.string('name');
-        table.integer('batch');
-        table.timestamp('migration_time');
-      }),
-    );
-  }
   if (!(await db.schema.hasTable(LOCK_TABLE))) {
     await unlessAlreadyThere(() =>
       db.schema.createTable(LOCK_TABLE, (table) => {
@@ -92,6 +83,16 @@ export async function ensureTables(db: Knex): Promise<void> {
   }
   const [row] = await db(LOCK_TABLE).select('is_locked').limit(1);
   if (!row) await unlessAlreadyThere(() => db(LOCK_TABLE).insert({ index: 1, is_locked: 0 }));
+  if (!(await db.schema.hasTable(MIGRATIONS_TABLE))) {
+    await unlessAlreadyThere(() =>
+      db.schema.createTable(MIGRATIONS_TABLE, (table) => {
+        table.increments();
+        table.string('name');
+        table.integer('batch');
+        table.timestamp('migration_time');
+      }),
+    );
+  }
 }
 
 /** A tenant whose migration lock another run holds (or a crashed run left behind). */
@@ -112,7 +113,16 @@ export class MigrationLockedError extends OperationError {
  * a held lock is reported at once instead of waiting.
  */
 export async function acquireLock(db: Knex, tenant: string): Promise<void> {
-  const updated = await db(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 });
+  const take = () => db(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 });
+  let updated: number;
+  try {
+    updated = await take();
+  } catch (error) {
+    // knex_migrations without its lock table: plain knex (or an older run) stopped between the two.
+    if (!isMissingTable(error)) throw error;
+    await ensureTables(db);
+    updated = await take();
+  }
   // A holder sets every lock row, so any row updated means nobody held it.
   if (Number(updated) < 1) throw new MigrationLockedError(tenant);
 }

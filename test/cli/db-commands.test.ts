@@ -89,8 +89,9 @@ describe('afty db (CLI, SQLite)', function () {
 
     const pretty = await cli(['db', 'migrate', '--all']);
     assert.equal(pretty.exitCode, 0);
-    assert.match(pretty.stdout, /up to date/);
-    assert.match(pretty.stdout, /3 tenants: 3 ok/);
+    // Nothing to do: no table rows, only the count.
+    assert.doesNotMatch(pretty.stdout, /│/);
+    assert.match(pretty.stdout, /^3 tenants: 3 ok \(3 up to date\)$/m);
   });
 
   it('status: one tenant in detail; the fleet one line each plus totals; --check exits 1 when behind', async () => {
@@ -107,6 +108,12 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(gate.json.totals.behind, 3);
     const migrated = await cli(['db', 'migrate', '--all']);
     assert.equal(migrated.exitCode, 0, migrated.stderr);
+    // Non-TTY progress: each migration is a subtask line naming its tenant, with its duration.
+    for (const id of ['alpha', 'bravo', 'charlie']) {
+      assert.match(migrated.stderr, new RegExp(`✔ ${id}: 004_tags \\(\\d+ms\\)`));
+      assert.match(migrated.stderr, new RegExp(`✔ ${id}: migrate done \\(1 step\\)`));
+      assert.match(migrated.stdout, new RegExp(`│ ${id}\\s+│ ok\\s+│ \\d+ms\\s+│ 1 applied`));
+    }
     assert.equal((await cli(['db', 'status', '--all', '--check'])).exitCode, 0);
   });
 
@@ -134,6 +141,9 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(pretty.exitCode, 1);
     assert.match(pretty.stdout, /bravo.*failed.*migration 005_audit failed/);
     assert.match(pretty.stdout, /1 tenant: 0 ok, 1 failed/);
+    // The failing migration's subtask carries the error; the one after it never starts.
+    assert.match(pretty.stderr, /✖ bravo: 005_audit \[FAILED: migration 005_audit failed: .*already exists/);
+    assert.doesNotMatch(pretty.stderr, /006_after/);
     await rows('bravo', 'DROP TABLE audit');
     assert.equal((await cli(['db', 'migrate', '-t', 'bravo'])).exitCode, 0);
   });

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { stripVTControlCharacters } from 'node:util';
+import { createKnex } from '../../src/lib/servers/knex.js';
 import { BIN, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
+import { writeStandardFixture } from '../integration/migrations-fixture.js';
 
 /**
  * Runs afty on a real pseudo-terminal (util-linux `script`), typing `keys` once the prompt is up,
  * so the interactive paths are exercised as an operator sees them.
  */
-async function runInTerminal(project: TestProject, args: string[], keys: string) {
+async function runInTerminal(project: TestProject, args: string[], keys: string, columns = 100) {
   const env = { ...project.env };
   delete env.CI;
-  const command = ['node', BIN, ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(' ');
+  const quoted = ['node', BIN, ...args].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`).join(' ');
+  const command = `stty cols ${columns} rows 50; ${quoted}`;
   const child = execa('script', ['-qec', command, '/dev/null'], {
     cwd: project.dir,
     env,
@@ -65,5 +68,51 @@ describe('afty in a terminal (pseudo-TTY)', function () {
     assert.match(picked.output, /Which tenants\?/);
     assert.match(picked.output, /\[bravo\] ran for bravo/);
     assert.equal(picked.exitCode, 0, picked.output);
+  });
+});
+
+describe('afty db migrate in a terminal (pseudo-TTY)', function () {
+  this.timeout(60_000);
+  let project: TestProject;
+  before(async () => {
+    project = createProject({ driver: 'sqlite' });
+    writeStandardFixture(project.dir);
+    for (const id of ['alpha', 'bravo']) {
+      const created = await runJson(['tenant', 'create', id], { cwd: project.dir, env: project.env });
+      assert.equal(created.exitCode, 0, created.stderr);
+    }
+  });
+  after(() => project.cleanup());
+
+  it('shows a task per tenant with a subtask per migration; the summary fits the terminal', async () => {
+    // bravo already has the table 002_teams creates: it fails there with a long error.
+    const ctx = await project.context();
+    try {
+      const record = (await (await ctx.registry()).findTenant('bravo'))!;
+      const db = await createKnex(ctx.servers.get(record.server).tenantLocation(record.database));
+      await db.raw('CREATE TABLE teams (id INTEGER)');
+      await db.destroy();
+    } finally {
+      await ctx.close();
+    }
+    const run = await runInTerminal(project, ['db', 'migrate', '--all', '-c', '1'], '', 60);
+    assert.equal(run.exitCode, 1, run.output);
+    const lines = run.output.split(/\r?\n/);
+    const finalFrame = lines.slice(lines.findLastIndex((line) => /alpha: migrate done/.test(line)));
+    assert.match(
+      finalFrame.join('\n'),
+      /✔ alpha: migrate done \(3 steps\).*\n {2}✔ 001_users \(\d+ms\)\n {2}✔ 002_teams \(\d+ms\)\n {2}✔ 003_posts \(\d+ms\)/,
+    );
+    assert.match(
+      finalFrame.join('\n'),
+      /✖ bravo: migrate\n {2}✔ 001_users \(\d+ms\)\n {2}✖ migration 002_teams failed/,
+    );
+    const table = lines.filter((line) => /^[┌│├└]/.test(line));
+    assert.ok(table.length > 4, `a summary table: ${run.output}`);
+    assert.ok(
+      table.every((line) => [...line].length <= 60),
+      `every table line fits 60 columns:\n${table.join('\n')}`,
+    );
+    assert.match(run.output, /2 tenants: 1 ok, 1 failed/);
   });
 });

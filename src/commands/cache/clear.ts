@@ -87,7 +87,7 @@ export default class CacheClear extends BaseCommand<typeof CacheClear> {
         const verb = dryRun ? 'would be removed' : 'removed';
         if (tenants.length === 0) this.log('No tenants selected: nothing to clear.');
         else {
-          this.log(await renderFleetSummary(results, (result) => `${String(result.value)} keys ${verb}`));
+          this.log(await renderFleetSummary(results, { detail: (count) => `${count} keys ${verb}` }));
           this.log(`${removed} key${removed === 1 ? '' : 's'} ${verb} (${service.store}: ${service.target})`);
         }
       }

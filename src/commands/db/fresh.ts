@@ -3,6 +3,8 @@ import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-comm
 import type { FleetTotals } from '../../lib/fleet/index.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
+const DROP_STEP = 'drop tables and views';
+
 interface FreshJson {
   tenants: Array<
     DbFleetRow & {
@@ -42,6 +44,7 @@ export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
     const seeders = this.flags.seed ? lib.seedersFor(ctx, lib.splitClasses(this.flags.class)) : [];
+    const migrations = source.list().map((file) => file.name);
     const tenants = await this.selectTenants(this.flags);
     const names = tenants
       .slice(0, 5)
@@ -55,13 +58,13 @@ export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
       tenants,
       async (tenant, reporter) => {
         const target = lib.targetOf(ctx, tenant);
+        // Everything is dropped, so every migration runs: the whole plan is known up front.
+        reporter.plan([DROP_STEP, ...migrations, ...seeders.map((seeder) => seeder.name)]);
+        const started = performance.now();
         const { dropped } = await lib.dropAllRelations(target);
-        reporter.step(`dropped ${dropped} tables and views`);
+        reporter.step(DROP_STEP, performance.now() - started, `${dropped} dropped`);
         const migrated = await lib.migrateRegistered(ctx, tenant, source, {
-          events: {
-            starting: (name) => reporter.status(`${name}…`),
-            finished: (step) => reporter.step(step.name, step.ms),
-          },
+          events: { finished: (step) => reporter.step(step.name, step.ms) },
         });
         const seeded = await lib.seedTenant(target, seeders, (run) => reporter.step(run.name, run.ms));
         return { dropped, applied: migrated.applied, seeded };

@@ -37,7 +37,7 @@ export default class DbMigrate extends DbFleetCommand<typeof DbMigrate> {
           step: this.flags.step,
           dryRun,
           events: {
-            starting: (name) => reporter.status(`${name}…`),
+            planned: (names) => reporter.plan(names),
             finished: (step) => reporter.step(step.name, step.ms),
           },
         }),
@@ -46,13 +46,11 @@ export default class DbMigrate extends DbFleetCommand<typeof DbMigrate> {
         concurrency: this.flags.concurrency,
         bail: this.flags.bail,
         detail: (value) =>
-          dryRun
-            ? value.pending.length
-              ? `would apply ${value.pending.join(', ')}`
-              : 'up to date'
-            : value.applied.length
-              ? `${value.applied.length} applied`
-              : 'up to date',
+          dryRun ? `would apply ${value.pending.join(', ')}` : `${value.applied.length} applied`,
+        idle: {
+          label: 'up to date',
+          test: (value) => (dryRun ? value.pending : value.applied).length === 0,
+        },
       },
     );
     return {

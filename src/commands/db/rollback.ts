@@ -33,8 +33,8 @@ export default class DbRollback extends DbFleetCommand<typeof DbRollback> {
         const result = await lib.rollbackTenant(lib.targetOf(ctx, tenant), source, {
           step: this.flags.step,
           events: {
-            starting: (name) => reporter.status(`${name}…`),
-            finished: (step) => reporter.step(`rolled back ${step.name}`, step.ms),
+            planned: (names) => reporter.plan(names),
+            finished: (step) => reporter.step(step.name, step.ms, 'rolled back'),
           },
         });
         if (result.rolledBack.length) await lib.markMigrated(ctx, tenant.id);
@@ -44,8 +44,8 @@ export default class DbRollback extends DbFleetCommand<typeof DbRollback> {
         verb: 'rollback',
         concurrency: this.flags.concurrency,
         bail: this.flags.bail,
-        detail: (value) =>
-          value.rolledBack.length ? `${value.rolledBack.length} rolled back` : 'nothing to roll back',
+        detail: (value) => `${value.rolledBack.length} rolled back`,
+        idle: { label: 'nothing to roll back', test: (value) => value.rolledBack.length === 0 },
       },
     );
     return {

@@ -53,10 +53,12 @@ export default class DbSeed extends DbFleetCommand<typeof DbSeed> {
     const tenants = await this.selectTenants(this.flags);
     const { results, rows, totals } = await this.runOnTenants(
       tenants,
-      (tenant, reporter) =>
-        lib.seedTenant(lib.targetOf(ctx, tenant), seeders, (run) =>
-          reporter.step(`${run.name}, ${output.formatBytes(run.memoryBytes)}`, run.ms),
-        ),
+      (tenant, reporter) => {
+        reporter.plan(seeders.map((seeder) => seeder.name));
+        return lib.seedTenant(lib.targetOf(ctx, tenant), seeders, (run) =>
+          reporter.step(run.name, run.ms, output.formatBytes(run.memoryBytes)),
+        );
+      },
       {
         verb: 'seed',
         concurrency: this.flags.concurrency,

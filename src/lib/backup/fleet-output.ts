@@ -18,7 +18,7 @@ export async function fleetOutcome<T>(
   let summary: string | undefined;
   if (!json) {
     const { renderFleetSummary } = await import('../ui/fleet.js');
-    summary = await renderFleetSummary(results, (result) => (result.value ? detail(result.value as T) : ''));
+    summary = await renderFleetSummary(results, { detail });
   }
   return {
     summary,

@@ -2,6 +2,7 @@ import type { Command } from '@oclif/core';
 import type { FleetResult, FleetTotals } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import { BaseCommand } from '../ui/base-command.js';
+import type { FleetSummaryOptions } from '../ui/fleet.js';
 import type { ProgressReporter } from '../ui/progress.js';
 
 /** The fields every `afty db` fleet JSON row starts with. */
@@ -23,7 +24,7 @@ export abstract class DbFleetCommand<T extends typeof Command> extends BaseComma
   protected async runOnTenants<R>(
     tenants: TenantRecord[],
     work: (tenant: TenantRecord, reporter: ProgressReporter) => Promise<R>,
-    options: { verb: string; concurrency?: number; bail: boolean; detail(value: R): string },
+    options: { verb: string; concurrency?: number; bail: boolean } & FleetSummaryOptions<R>,
   ): Promise<{ results: Array<FleetResult<R>>; rows: DbFleetRow[]; totals: FleetTotals }> {
     const [{ runFleetWithProgress }, { fleetTotals }, { resultStatus }] = await Promise.all([
       import('../ui/progress.js'),
@@ -41,7 +42,7 @@ export abstract class DbFleetCommand<T extends typeof Command> extends BaseComma
     if (totals.failed > 0) process.exitCode = 1;
     if (!this.jsonEnabled()) {
       const { renderFleetSummary } = await import('../ui/fleet.js');
-      this.log(await renderFleetSummary(results, (result) => options.detail(result.value as R)));
+      this.log(await renderFleetSummary(results, options));
     }
     const rows = results.map((result) => ({
       tenant: result.tenant,

@@ -22,8 +22,8 @@ export interface StepTiming {
 }
 
 export interface MigrationEvents {
-  /** A migration is about to run. */
-  starting?(name: string): void;
+  /** The migrations about to run, in order, decided under the lock. */
+  planned?(names: string[]): void;
   /** A migration ran and is recorded. */
   finished?(step: StepTiming): void;
 }
@@ -126,7 +126,7 @@ function failure(
 ): MigrationFailedError {
   const mysql = target.location.driver === 'mysql';
   const before = done.length
-    ? `; ${done.length} earlier migration${done.length === 1 ? '' : 's'} of this run stay recorded`
+    ? `; ${done.length === 1 ? '1 earlier migration of this run stays' : `${done.length} earlier migrations of this run stay`} recorded`
     : '';
   const ddl = mysql ? '; DDL it already ran is not rolled back (MySQL commits DDL implicitly)' : '';
   return new MigrationFailedError(
@@ -215,8 +215,8 @@ export async function migrateTenant(
       const todo = limit(plan.pending);
       const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
       const applied: StepTiming[] = [];
+      if (todo.length) options.events?.planned?.(todo);
       for (const name of todo) {
-        options.events?.starting?.(name);
         const started = performance.now();
         try {
           const module = modules.get(name) ?? (await source.getMigration(byName.get(name)!));
@@ -272,8 +272,8 @@ export async function rollbackTenant(
         modules.set(name, module);
       }
       const rolledBack: StepTiming[] = [];
+      if (todo.length) options.events?.planned?.(todo.map((record) => record.name));
       for (const { name } of todo) {
-        options.events?.starting?.(name);
         const started = performance.now();
         try {
           await runRecorded(db, modules.get(name)!, 'down', (trx) =>

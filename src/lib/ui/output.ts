@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { Chalk, type ChalkInstance } from 'chalk';
 
 /** Colours only for a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -15,13 +16,46 @@ export interface TableOptions {
   rows: Array<Array<string | number | null | undefined>>;
 }
 
-/** A cli-table3 table; its own ANSI styling is off so piped output stays plain. */
+/** A cell's printed width: its longest line, without ANSI colour codes. */
+function cellWidth(cell: string): number {
+  return Math.max(
+    ...stripVTControlCharacters(cell)
+      .split('\n')
+      .map((line) => [...line].length),
+  );
+}
+
+/**
+ * A cli-table3 table; its own ANSI styling is off so piped output stays plain. On a terminal the
+ * widest column is word-wrapped so the table fits the window; piped output is never wrapped, so
+ * a row stays one greppable line.
+ */
 export async function renderTable({ head, rows }: TableOptions): Promise<string> {
   const { default: Table } = await import('cli-table3');
-  const table = new Table({ head: head.map((cell) => color.bold(cell)), style: { head: [], border: [] } });
-  for (const row of rows)
-    table.push(row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
+  const cells = rows.map((row) =>
+    row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))),
+  );
+  const header = head.map((cell) => color.bold(cell));
+  const table = new Table({
+    head: header,
+    style: { head: [], border: [] },
+    ...fitToWidth([header, ...cells]),
+  });
+  for (const row of cells) table.push(row);
   return table.toString();
+}
+
+/** cli-table3 options that shrink the widest column to the terminal's width, if it overflows. */
+function fitToWidth(rows: string[][]): { colWidths?: number[]; wordWrap?: boolean } {
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+  if (!columns) return {};
+  // Each cell has one space of padding on either side, and there is one more border than columns.
+  const widths = rows[0]!.map((_, index) => Math.max(...rows.map((row) => cellWidth(row[index] ?? ''))) + 2);
+  const overflow = widths.reduce((sum, width) => sum + width, widths.length + 1) - columns;
+  if (overflow <= 0) return {};
+  const widest = widths.indexOf(Math.max(...widths));
+  widths[widest] = Math.max(12, widths[widest]! - overflow);
+  return { colWidths: widths, wordWrap: true };
 }
 
 export function formatBytes(bytes: number): string {

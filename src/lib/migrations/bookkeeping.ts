@@ -69,30 +69,27 @@ async function unlessAlreadyThere(create: () => Promise<unknown>): Promise<void>
 /**
  * Creates knex's two tables and the lock row, as knex's own migrator does, but the lock table and
  * its row first: a concurrent run that sees knex_migrations skips this, so the lock it then takes
- * must already exist. Two runs reaching a new database at once both get here: the loser's CREATE
- * or INSERT is a no-op, and the lock row has a fixed key so there is only ever one.
+ * must already exist. Each step is attempted rather than checked first (a fresh database has
+ * neither table, and information_schema lookups are slow on a server with many databases); the
+ * loser of a race between two runs gets "already exists", which is what it wanted.
  */
 export async function ensureTables(db: Knex): Promise<void> {
-  if (!(await db.schema.hasTable(LOCK_TABLE))) {
-    await unlessAlreadyThere(() =>
-      db.schema.createTable(LOCK_TABLE, (table) => {
-        table.increments('index').primary();
-        table.integer('is_locked');
-      }),
-    );
-  }
-  const [row] = await db(LOCK_TABLE).select('is_locked').limit(1);
-  if (!row) await unlessAlreadyThere(() => db(LOCK_TABLE).insert({ index: 1, is_locked: 0 }));
-  if (!(await db.schema.hasTable(MIGRATIONS_TABLE))) {
-    await unlessAlreadyThere(() =>
-      db.schema.createTable(MIGRATIONS_TABLE, (table) => {
-        table.increments();
-        table.string('name');
-        table.integer('batch');
-        table.timestamp('migration_time');
-      }),
-    );
-  }
+  await unlessAlreadyThere(() =>
+    db.schema.createTable(LOCK_TABLE, (table) => {
+      table.increments('index').primary();
+      table.integer('is_locked');
+    }),
+  );
+  // A fixed key, so there is only ever one lock row.
+  await unlessAlreadyThere(() => db(LOCK_TABLE).insert({ index: 1, is_locked: 0 }));
+  await unlessAlreadyThere(() =>
+    db.schema.createTable(MIGRATIONS_TABLE, (table) => {
+      table.increments();
+      table.string('name');
+      table.integer('batch');
+      table.timestamp('migration_time');
+    }),
+  );
 }
 
 /** A tenant whose migration lock another run holds (or a crashed run left behind). */

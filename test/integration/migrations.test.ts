@@ -288,6 +288,36 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       assert.deepEqual([Number(lock!.n), Number(lock!.held)], [1, 0], 'one lock row, freed');
     });
 
+    it('the last step frees the lock with its record, also outside a transaction (config.transaction false)', async () => {
+      const [alpha] = tenants as [TenantRecord];
+      const lockRows = async () =>
+        (await query<{ is_locked: number }>(alpha, 'SELECT is_locked FROM knex_migrations_lock')).map((row) =>
+          Number(row.is_locked),
+        );
+      const file = '006_zz_outside_transaction.js';
+      writeScripts(migrationsDir(), {
+        [file]: `export const config = { transaction: false };\n${createTableMigration('outside_transaction')}`,
+      });
+      try {
+        const migrated = await migrateRegistered(ctx, alpha, sourceOf(ctx), {});
+        assert.deepEqual(
+          migrated.applied.map((step) => step.name),
+          ['006_zz_outside_transaction'],
+        );
+        assert.deepEqual(await lockRows(), [0], 'freed after migrate');
+        const rolledBack = await rollbackTenant(targetOf(ctx, alpha), sourceOf(ctx));
+        assert.deepEqual(
+          rolledBack.rolledBack.map((step) => step.name),
+          ['006_zz_outside_transaction'],
+        );
+        assert.deepEqual(await lockRows(), [0], 'freed after rollback');
+        assert.ok(!(await recorded(alpha)).includes('006_zz_outside_transaction'));
+      } finally {
+        const { rmSync } = await import('node:fs');
+        rmSync(path.join(migrationsDir(), file));
+      }
+    });
+
     it('one tenant with a broken migration fails with its name; the others succeed; a fix converges', async () => {
       const [alpha, bravo, charlie] = tenants as [TenantRecord, TenantRecord, TenantRecord];
       // bravo already has a table the next migration creates: only bravo fails.

@@ -68,20 +68,26 @@ async function unlessAlreadyThere(create: () => Promise<unknown>): Promise<void>
 
 /**
  * Creates knex's two tables and the lock row, as knex's own migrator does, but the lock table and
- * its row first: a concurrent run that sees knex_migrations skips this, so the lock it then takes
- * must already exist. Each step is attempted rather than checked first (a fresh database has
- * neither table, and information_schema lookups are slow on a server with many databases); the
- * loser of a race between two runs gets "already exists", which is what it wanted.
+ * its row first (a concurrent run that sees knex_migrations skips this, so the lock it then takes
+ * must already exist), and the row already locked: whoever inserts it holds the lock without a
+ * further commit. Each step is attempted rather than checked first (a fresh database has neither
+ * table, and information_schema lookups are slow on a server with many databases); the loser of a
+ * race between two runs gets "already exists", which is what it wanted. Returns whether this call
+ * inserted the row, i.e. holds the lock.
  */
-export async function ensureTables(db: Knex): Promise<void> {
+async function createTablesHoldingLock(db: Knex): Promise<boolean> {
   await unlessAlreadyThere(() =>
     db.schema.createTable(LOCK_TABLE, (table) => {
       table.increments('index').primary();
       table.integer('is_locked');
     }),
   );
+  let holding = false;
   // A fixed key, so there is only ever one lock row.
-  await unlessAlreadyThere(() => db(LOCK_TABLE).insert({ index: 1, is_locked: 0 }));
+  await unlessAlreadyThere(async () => {
+    await db(LOCK_TABLE).insert({ index: 1, is_locked: 1 });
+    holding = true;
+  });
   await unlessAlreadyThere(() =>
     db.schema.createTable(MIGRATIONS_TABLE, (table) => {
       table.increments();
@@ -90,6 +96,7 @@ export async function ensureTables(db: Knex): Promise<void> {
       table.timestamp('migration_time');
     }),
   );
+  return holding;
 }
 
 /** A tenant whose migration lock another run holds (or a crashed run left behind). */
@@ -107,9 +114,15 @@ export class MigrationLockedError extends OperationError {
 /**
  * knex's lock protocol: one autocommitted `UPDATE … WHERE is_locked = 0`. Committed on its own
  * (not inside a migration's transaction) so MySQL's implicit DDL commits cannot entangle it and
- * a held lock is reported at once instead of waiting.
+ * a held lock is reported at once instead of waiting. With `createTables` (knex_migrations is
+ * missing) knex's tables are created first, and a run that creates the lock row holds the lock.
  */
-export async function acquireLock(db: Knex, tenant: string): Promise<void> {
+export async function acquireLock(
+  db: Knex,
+  tenant: string,
+  options: { createTables?: boolean } = {},
+): Promise<void> {
+  if (options.createTables && (await createTablesHoldingLock(db))) return;
   const take = () => db(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 });
   let updated: number;
   try {
@@ -117,14 +130,15 @@ export async function acquireLock(db: Knex, tenant: string): Promise<void> {
   } catch (error) {
     // knex_migrations without its lock table: plain knex (or an older run) stopped between the two.
     if (!isMissingTable(error)) throw error;
-    await ensureTables(db);
+    if (await createTablesHoldingLock(db)) return;
     updated = await take();
   }
   // A holder sets every lock row, so any row updated means nobody held it.
   if (Number(updated) < 1) throw new MigrationLockedError(tenant);
 }
 
-export async function releaseLock(db: Knex): Promise<void> {
+/** Frees the lock; inside a transaction it is freed when that commits. */
+export async function releaseLock(db: Knex | Knex.Transaction): Promise<void> {
   await db(LOCK_TABLE).update({ is_locked: 0 });
 }
 

@@ -8,7 +8,6 @@ import {
   MIGRATIONS_TABLE,
   MigrationLockedError,
   acquireLock,
-  ensureTables,
   isLocked,
   readRecords,
   releaseLock,
@@ -97,24 +96,35 @@ function assertNothingMissing(plan: MigrationPlan, tenant: string): void {
   }
 }
 
+/**
+ * Runs one migration's up() or down() and its knex_migrations change. The last step of a run also
+ * frees the lock (`freeLock`), in the same commit: one disk flush fewer per tenant.
+ */
 async function runRecorded(
   db: Knex,
   module: MigrationModule,
   direction: 'up' | 'down',
   record: (trx: Knex | Knex.Transaction) => Promise<unknown>,
+  lock: HeldLock,
+  freeLock: boolean,
 ): Promise<void> {
   const run = direction === 'up' ? module.up : module.down!;
+  const bookkeeping = async (trx: Knex | Knex.Transaction) => {
+    await record(trx);
+    if (freeLock) await releaseLock(trx);
+  };
   if (module.config?.transaction === false) {
     await run.call(module, db);
-    await record(db);
-    return;
+    await bookkeeping(db);
+  } else {
+    // The migration and its bookkeeping row commit together: a crash leaves both or neither
+    // (except MySQL DDL, which commits on its own and is reported as such).
+    await db.transaction(async (trx) => {
+      await run.call(module, trx);
+      await bookkeeping(trx);
+    });
   }
-  // The migration and its bookkeeping row commit together: a crash leaves both or neither
-  // (except MySQL DDL, which commits on its own and is reported as such).
-  await db.transaction(async (trx) => {
-    await run.call(module, trx);
-    await record(trx);
-  });
+  if (freeLock) lock.freed = true;
 }
 
 function failure(
@@ -143,26 +153,40 @@ function failure(
   );
 }
 
+/** The migration lock a run holds; `freed` once a step freed it with its last record. */
+interface HeldLock {
+  freed: boolean;
+}
+
 /**
- * Runs `work` holding the tenant's migration lock, and frees it afterwards even when the
- * connection died mid-way (the pool opens a fresh one). A lock that cannot be freed is said.
+ * Runs `work` holding the tenant's migration lock, and frees it afterwards unless the work's last
+ * step did, even when the connection died mid-way (the pool opens a fresh one). Never frees it
+ * twice: by then another run may hold it. A lock that cannot be freed is said.
  */
-async function withLock<T>(db: Knex, tenant: string, work: () => Promise<T>): Promise<T> {
-  await acquireLock(db, tenant);
+async function withLock<T>(
+  db: Knex,
+  tenant: string,
+  work: (lock: HeldLock) => Promise<T>,
+  options: { createTables?: boolean } = {},
+): Promise<T> {
+  await acquireLock(db, tenant, options);
+  const lock: HeldLock = { freed: false };
   let result: T;
   try {
-    result = await work();
+    result = await work(lock);
   } catch (error) {
-    try {
-      await releaseLock(db);
-    } catch (releaseError) {
-      if (error instanceof Error) {
-        error.message += `; the migration lock is still held (${driverMessage(releaseError)}): free it with afty db unlock -t ${tenant}`;
+    if (!lock.freed) {
+      try {
+        await releaseLock(db);
+      } catch (releaseError) {
+        if (error instanceof Error) {
+          error.message += `; the migration lock is still held (${driverMessage(releaseError)}): free it with afty db unlock -t ${tenant}`;
+        }
       }
     }
     throw error;
   }
-  await releaseLock(db);
+  if (!lock.freed) await releaseLock(db);
   return result;
 }
 
@@ -206,32 +230,41 @@ export async function migrateTenant(
     // Load (and validate) before taking the lock: a broken file must not hold it.
     const modules = new Map<string, MigrationModule>();
     for (const name of first.pending) modules.set(name, await source.getMigration(byName.get(name)!));
-    if (!first.records) await ensureTables(db);
-
-    return withLock(db, target.tenant, async () => {
-      const records = (await readRecords(db)) ?? [];
-      const plan = planMigrations(files, records);
-      assertNothingMissing(plan, target.tenant);
-      const todo = limit(plan.pending);
-      const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
-      const applied: StepTiming[] = [];
-      if (todo.length) options.events?.planned?.(todo);
-      for (const name of todo) {
-        const started = performance.now();
-        try {
-          const module = modules.get(name) ?? (await source.getMigration(byName.get(name)!));
-          await runRecorded(db, module, 'up', (trx) =>
-            trx(MIGRATIONS_TABLE).insert({ name, batch, migration_time: new Date() }),
-          );
-        } catch (error) {
-          throw failure(error, target, name, applied, 'up');
+    return withLock(
+      db,
+      target.tenant,
+      async (lock) => {
+        const records = (await readRecords(db)) ?? [];
+        const plan = planMigrations(files, records);
+        assertNothingMissing(plan, target.tenant);
+        const todo = limit(plan.pending);
+        const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
+        const applied: StepTiming[] = [];
+        if (todo.length) options.events?.planned?.(todo);
+        for (const [index, name] of todo.entries()) {
+          const started = performance.now();
+          try {
+            const module = modules.get(name) ?? (await source.getMigration(byName.get(name)!));
+            await runRecorded(
+              db,
+              module,
+              'up',
+              (trx) => trx(MIGRATIONS_TABLE).insert({ name, batch, migration_time: new Date() }),
+              lock,
+              index === todo.length - 1,
+            );
+          } catch (error) {
+            throw failure(error, target, name, applied, 'up');
+          }
+          const step = { name, ms: Math.round(performance.now() - started) };
+          applied.push(step);
+          options.events?.finished?.(step);
         }
-        const step = { name, ms: Math.round(performance.now() - started) };
-        applied.push(step);
-        options.events?.finished?.(step);
-      }
-      return { applied, pending: plan.pending.slice(todo.length), batch: todo.length ? batch : null };
-    });
+        return { applied, pending: plan.pending.slice(todo.length), batch: todo.length ? batch : null };
+      },
+      // A database nothing was migrated into yet gets knex's tables first.
+      { createTables: !first.records },
+    );
   });
 }
 
@@ -248,7 +281,7 @@ export async function rollbackTenant(
   const byName = new Map(source.list().map((file) => [file.name, file]));
   return withTenantDb(target, async (db) => {
     if (!(await readRecords(db))?.length) return { rolledBack: [] };
-    return withLock(db, target.tenant, async () => {
+    return withLock(db, target.tenant, async (lock) => {
       const records = (await readRecords(db)) ?? [];
       const lastBatch = Math.max(0, ...records.map((record) => record.batch));
       const todo = (
@@ -273,11 +306,16 @@ export async function rollbackTenant(
       }
       const rolledBack: StepTiming[] = [];
       if (todo.length) options.events?.planned?.(todo.map((record) => record.name));
-      for (const { name } of todo) {
+      for (const [index, { name }] of todo.entries()) {
         const started = performance.now();
         try {
-          await runRecorded(db, modules.get(name)!, 'down', (trx) =>
-            trx(MIGRATIONS_TABLE).where({ name }).del(),
+          await runRecorded(
+            db,
+            modules.get(name)!,
+            'down',
+            (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
+            lock,
+            index === todo.length - 1,
           );
         } catch (error) {
           throw failure(error, target, name, rolledBack, 'down');

@@ -96,37 +96,6 @@ function assertNothingMissing(plan: MigrationPlan, tenant: string): void {
   }
 }
 
-/**
- * Runs one migration's up() or down() and its knex_migrations change. The last step of a run also
- * frees the lock (`freeLock`), in the same commit: one disk flush fewer per tenant.
- */
-async function runRecorded(
-  db: Knex,
-  module: MigrationModule,
-  direction: 'up' | 'down',
-  record: (trx: Knex | Knex.Transaction) => Promise<unknown>,
-  lock: HeldLock,
-  freeLock: boolean,
-): Promise<void> {
-  const run = direction === 'up' ? module.up : module.down!;
-  const bookkeeping = async (trx: Knex | Knex.Transaction) => {
-    await record(trx);
-    if (freeLock) await releaseLock(trx);
-  };
-  if (module.config?.transaction === false) {
-    await run.call(module, db);
-    await bookkeeping(db);
-  } else {
-    // The migration and its bookkeeping row commit together: a crash leaves both or neither
-    // (except MySQL DDL, which commits on its own and is reported as such).
-    await db.transaction(async (trx) => {
-      await run.call(module, trx);
-      await bookkeeping(trx);
-    });
-  }
-  if (freeLock) lock.freed = true;
-}
-
 function failure(
   error: unknown,
   target: MigrationTarget,
@@ -190,6 +159,59 @@ async function withLock<T>(
   return result;
 }
 
+/** One migration to run in a direction, and the knex_migrations change that records it. */
+interface RecordedStep {
+  name: string;
+  load(): Promise<MigrationModule>;
+  record(trx: Knex | Knex.Transaction): Promise<unknown>;
+}
+
+/**
+ * Runs each step's up() or down() in order, timing it, each in a transaction with its record
+ * unless it sets config.transaction false (a crash leaves both or neither, except MySQL DDL,
+ * which commits on its own and is reported as such). The last step also frees the lock in that
+ * commit: one disk flush fewer per tenant.
+ */
+async function runSteps(
+  db: Knex,
+  target: MigrationTarget,
+  lock: HeldLock,
+  direction: 'up' | 'down',
+  steps: RecordedStep[],
+  events: MigrationEvents | undefined,
+): Promise<StepTiming[]> {
+  const done: StepTiming[] = [];
+  if (steps.length) events?.planned?.(steps.map((step) => step.name));
+  for (const [index, step] of steps.entries()) {
+    const started = performance.now();
+    const last = index === steps.length - 1;
+    try {
+      const module = await step.load();
+      const run = direction === 'up' ? module.up : module.down!;
+      const bookkeeping = async (trx: Knex | Knex.Transaction) => {
+        await step.record(trx);
+        if (last) await releaseLock(trx);
+      };
+      if (module.config?.transaction === false) {
+        await run.call(module, db);
+        await bookkeeping(db);
+      } else {
+        await db.transaction(async (trx) => {
+          await run.call(module, trx);
+          await bookkeeping(trx);
+        });
+      }
+      if (last) lock.freed = true;
+    } catch (error) {
+      throw failure(error, target, step.name, done, direction);
+    }
+    const timing = { name: step.name, ms: Math.round(performance.now() - started) };
+    done.push(timing);
+    events?.finished?.(timing);
+  }
+  return done;
+}
+
 export interface MigrateOptions {
   /** Apply at most this many pending migrations. */
   step?: number;
@@ -239,27 +261,18 @@ export async function migrateTenant(
         assertNothingMissing(plan, target.tenant);
         const todo = limit(plan.pending);
         const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
-        const applied: StepTiming[] = [];
-        if (todo.length) options.events?.planned?.(todo);
-        for (const [index, name] of todo.entries()) {
-          const started = performance.now();
-          try {
-            const module = modules.get(name) ?? (await source.getMigration(byName.get(name)!));
-            await runRecorded(
-              db,
-              module,
-              'up',
-              (trx) => trx(MIGRATIONS_TABLE).insert({ name, batch, migration_time: new Date() }),
-              lock,
-              index === todo.length - 1,
-            );
-          } catch (error) {
-            throw failure(error, target, name, applied, 'up');
-          }
-          const step = { name, ms: Math.round(performance.now() - started) };
-          applied.push(step);
-          options.events?.finished?.(step);
-        }
+        const applied = await runSteps(
+          db,
+          target,
+          lock,
+          'up',
+          todo.map((name) => ({
+            name,
+            load: async () => modules.get(name) ?? source.getMigration(byName.get(name)!),
+            record: (trx) => trx(MIGRATIONS_TABLE).insert({ name, batch, migration_time: new Date() }),
+          })),
+          options.events,
+        );
         return { applied, pending: plan.pending.slice(todo.length), batch: todo.length ? batch : null };
       },
       // A database nothing was migrated into yet gets knex's tables first.
@@ -304,26 +317,18 @@ export async function rollbackTenant(
         }
         modules.set(name, module);
       }
-      const rolledBack: StepTiming[] = [];
-      if (todo.length) options.events?.planned?.(todo.map((record) => record.name));
-      for (const [index, { name }] of todo.entries()) {
-        const started = performance.now();
-        try {
-          await runRecorded(
-            db,
-            modules.get(name)!,
-            'down',
-            (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
-            lock,
-            index === todo.length - 1,
-          );
-        } catch (error) {
-          throw failure(error, target, name, rolledBack, 'down');
-        }
-        const step = { name, ms: Math.round(performance.now() - started) };
-        rolledBack.push(step);
-        options.events?.finished?.(step);
-      }
+      const rolledBack = await runSteps(
+        db,
+        target,
+        lock,
+        'down',
+        todo.map(({ name }) => ({
+          name,
+          load: async () => modules.get(name)!,
+          record: (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
+        })),
+        options.events,
+      );
       return { rolledBack };
     });
   });

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { CheckReport } from '../lib/checks/types.js';
-import { CheckReportCommand } from '../lib/checks/command.js';
-import { reportFlags } from '../lib/checks/flags.js';
+import { CheckReportCommand } from '../lib/ui/check-command.js';
+import { reportFlags } from '../lib/ui/check-flags.js';
 import { fleetFlags } from '../lib/ui/flags.js';
 
 export default class Diagnose extends CheckReportCommand<typeof Diagnose> {
@@ -23,7 +23,7 @@ export default class Diagnose extends CheckReportCommand<typeof Diagnose> {
   async run(): Promise<CheckReport> {
     const checks = await import('../lib/checks/index.js');
     const ctx = await this.context();
-    const report = await checks.runCheckSession({
+    const report = await this.runSession({
       command: 'diagnose',
       checks: checks.DIAGNOSE_CHECKS,
       afty: ctx,

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { CheckReport } from '../lib/checks/types.js';
-import { CheckReportCommand } from '../lib/checks/command.js';
-import { reportFlags } from '../lib/checks/flags.js';
+import { CheckReportCommand } from '../lib/ui/check-command.js';
+import { reportFlags } from '../lib/ui/check-flags.js';
 import { fleetFlags } from '../lib/ui/flags.js';
 
 interface CheckListJson {
@@ -90,7 +90,7 @@ export default class Test extends CheckReportCommand<typeof Test> {
 
     const ctx = await this.context();
     const concurrency = await this.concurrency(this.flags.concurrency);
-    const report = await checks.runCheckSession({
+    const report = await this.runSession({
       command: 'test',
       checks: selected,
       afty: ctx,

@@ -1,6 +1,7 @@
 import type { AftyConfig } from './config/index.js';
 import { Registry } from './registry/index.js';
 import { ServerPool } from './servers/index.js';
+import { setQueryTimeout } from './servers/watchdog.js';
 
 /** What a command works with: config, the registry (opened on first use) and the servers. */
 export class AftyContext {
@@ -9,6 +10,7 @@ export class AftyContext {
 
   constructor(readonly config: AftyConfig) {
     this.servers = new ServerPool(config);
+    setQueryTimeout(config.timeouts.queryMs);
   }
 
   registry(): Promise<Registry> {

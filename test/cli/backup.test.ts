@@ -13,7 +13,7 @@ import { seedTenant, tableChecksums, withTenantDb } from '../integration/backup-
 
 interface FleetJson<T> {
   results: Array<{ tenant: string; status: string; error?: string; value?: T }>;
-  totals: { total: number; ok: number; failed: number; skipped: number };
+  totals: Record<string, number>;
 }
 
 describe('afty backup (CLI, SQLite)', function () {
@@ -43,7 +43,16 @@ describe('afty backup (CLI, SQLite)', function () {
       FleetJson<{ file: string; manifest: string; bytes: number; sha256: string; tables: number }>
     >(['backup', 'create', '--tenant', 'acme']);
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.deepEqual(result.json.totals, { total: 1, ok: 1, failed: 0, skipped: 0 });
+    assert.deepEqual(result.json.totals, {
+      tenants: 1,
+      total: 1,
+      ok: 1,
+      failed: 0,
+      skipped: 0,
+      locked: 0,
+      timeout: 0,
+      interrupted: 0,
+    });
     const value = result.json.results[0]!.value!;
     assert.match(value.file, /backups\/acme\/\d{8}T\d{6}\.\d{3}Z\.sqlite\.gz$/);
     assert.equal(statSync(value.file).size, value.bytes);

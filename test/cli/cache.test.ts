@@ -259,22 +259,33 @@ describe('afty cache (CLI)', function () {
     it('warm builds the domain map and tenant metadata atomically, with --ttl, and drops deleted tenants', async () => {
       await client.hset(centralTenantKey(prefix, 'ghost'), { status: 'active' });
       const { json: warm, exitCode } = await json<{
+        domainsKey: string;
         domains: number;
-        tenants: number;
+        tenants: Array<{ tenant: string; status: string }>;
+        totals: { tenants: number; ok: number };
         removed: number;
         ttl: number;
       }>(['cache', 'warm', '--ttl', '1h']);
       assert.equal(exitCode, 0);
       assert.deepEqual(
-        { ...warm, durationMs: 0, target: '' },
+        {
+          domainsKey: warm.domainsKey,
+          domains: warm.domains,
+          removed: warm.removed,
+          ttl: warm.ttl,
+          tenants: warm.tenants.map(({ tenant, status }) => [tenant, status]),
+          ok: warm.totals.ok,
+        },
         {
           domainsKey: centralDomainsKey(prefix),
           domains: 3,
-          tenants: 2,
           removed: 1,
           ttl: 3600,
-          durationMs: 0,
-          target: '',
+          tenants: [
+            ['acme', 'ok'],
+            ['globex', 'ok'],
+          ],
+          ok: 2,
         },
       );
       assert.deepEqual(await client.hgetall(centralDomainsKey(prefix)), {

@@ -102,7 +102,11 @@ describe('afty test / afty diagnose (CLI, MariaDB + Redis)', function () {
     const result = await json<CheckReport>(['test', 'database', '--tenant', 'beta']);
     assert.equal(result.exitCode, 0, result.stderr);
     assert.equal(result.json.command, 'test');
-    assert.equal(result.json.tenants, 1);
+    assert.equal(result.json.totals.tenants, 1);
+    assert.deepEqual(
+      result.json.tenants.map(({ tenant, status }) => [tenant, status]),
+      [['beta', 'ok']],
+    );
     assert.equal(result.json.summary.fail, 0);
     const tenants = new Set(result.json.results.map((entry) => entry.tenant).filter(Boolean));
     assert.deepEqual([...tenants], ['beta']);

@@ -85,13 +85,23 @@ describe('afty db (CLI, SQLite)', function () {
         'tenant.applied.every((step) => Number.isInteger(step.ms) && step.ms >= 0)',
       );
     }
-    assert.deepEqual(result.json.totals, { total: 3, ok: 3, failed: 0, skipped: 0 });
+    assert.deepEqual(result.json.totals, {
+      tenants: 3,
+      total: 3,
+      ok: 3,
+      failed: 0,
+      skipped: 0,
+      locked: 0,
+      timeout: 0,
+      interrupted: 0,
+    });
+    assert.equal(result.json.interrupted, null);
 
     const pretty = await cli(['db', 'migrate', '--all']);
     assert.equal(pretty.exitCode, 0);
     // Nothing to do: no table rows, only the count.
     assert.doesNotMatch(pretty.stdout, /│/);
-    assert.match(pretty.stdout, /^3 tenants: 3 ok \(3 up to date\)$/m);
+    assert.match(pretty.stdout, /^3 tenants: 3 ok \(3 up to date\) in \d+(ms|\.\ds)$/m);
   });
 
   it('status: one tenant in detail; the fleet one line each plus totals; --check exits 1 when behind', async () => {
@@ -106,14 +116,19 @@ describe('afty db (CLI, SQLite)', function () {
     const gate = await json<StatusJson>(['db', 'status', '--all', '--check']);
     assert.equal(gate.exitCode, 1);
     assert.equal(gate.json.totals.behind, 3);
-    const migrated = await cli(['db', 'migrate', '--all']);
+    const migrated = await cli(['db', 'migrate', '--all', '--verbose']);
     assert.equal(migrated.exitCode, 0, migrated.stderr);
-    // Non-TTY progress: each migration is a subtask line naming its tenant, with its duration.
+    // Non-TTY progress: a first line, then a line per finished tenant (and, with --verbose, per
+    // migration), each naming its tenant.
+    assert.match(migrated.stderr, /^migrate: 3 tenants, \d+ at a time$/m);
     for (const id of ['alpha', 'bravo', 'charlie']) {
-      assert.match(migrated.stderr, new RegExp(`✔ ${id}: 004_tags \\(\\d+ms\\)`));
-      assert.match(migrated.stderr, new RegExp(`✔ ${id}: migrate done \\(1 step\\)`));
+      assert.match(migrated.stderr, new RegExp(`^  ${id}: 004_tags \\(\\d+ms\\)$`, 'm'));
+      assert.match(migrated.stderr, new RegExp(`^✓ ${id}: 1 applied \\(\\d+ms\\)$`, 'm'));
       assert.match(migrated.stdout, new RegExp(`│ ${id}\\s+│ ok\\s+│ \\d+ms\\s+│ 1 applied`));
     }
+    const quiet = await cli(['db', 'migrate', '--all']);
+    assert.doesNotMatch(quiet.stderr, /004_tags/, 'without --verbose: one line per tenant, none per step');
+    assert.match(quiet.stderr, /^✓ alpha: up to date \(\d+ms\)$/m);
     assert.equal((await cli(['db', 'status', '--all', '--check'])).exitCode, 0);
   });
 
@@ -141,8 +156,8 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(pretty.exitCode, 1);
     assert.match(pretty.stdout, /bravo.*failed.*migration 005_audit failed/);
     assert.match(pretty.stdout, /1 tenant: 0 ok, 1 failed/);
-    // The failing migration's subtask carries the error; the one after it never starts.
-    assert.match(pretty.stderr, /✖ bravo: 005_audit \[FAILED: migration 005_audit failed: .*already exists/);
+    // The tenant's line names the failing migration and its error; the one after it never starts.
+    assert.match(pretty.stderr, /^✖ bravo: 005_audit: migration 005_audit failed: .*already exists/m);
     assert.doesNotMatch(pretty.stderr, /006_after/);
     await rows('bravo', 'DROP TABLE audit');
     assert.equal((await cli(['db', 'migrate', '-t', 'bravo'])).exitCode, 0);
@@ -177,6 +192,7 @@ describe('afty db (CLI, SQLite)', function () {
       'alpha',
       '--step',
       '2',
+      '--force',
     ]);
     assert.equal(result.exitCode, 0, result.stderr);
     assert.deepEqual(
@@ -184,7 +200,7 @@ describe('afty db (CLI, SQLite)', function () {
       ['007_more', '006_after'],
     );
     assert.equal((await cli(['db', 'migrate', '-t', 'alpha'])).exitCode, 0);
-    assert.equal((await cli(['db', 'rollback', '-t', 'alpha', '--step', '0'])).exitCode, 2);
+    assert.equal((await cli(['db', 'rollback', '-t', 'alpha', '--step', '0', '--force'])).exitCode, 2);
   });
 
   it('seed: never a picker without a TTY (default seeder); --class keeps order; unknown is exit 2 and runs nothing', async () => {

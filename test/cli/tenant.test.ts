@@ -1,3 +1,4 @@
+import { REGISTRY_SCHEMA_VERSION } from '../../src/lib/registry/index.js';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -429,7 +430,7 @@ describe('afty init (CLI)', function () {
       checks: Array<{ name: string; ok: boolean }>;
     }>(['init', '--yes', '--force', '--migrations', 'db/tenant'], { cwd: project.dir, env: project.env });
     assert.equal(done.exitCode, 0, done.stderr);
-    assert.equal(done.json.registry, '0001_create_registry');
+    assert.equal(done.json.registry, REGISTRY_SCHEMA_VERSION);
     assert.deepEqual(
       done.json.checks.map((check) => [check.name, check.ok]),
       [

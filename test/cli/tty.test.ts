@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { stripVTControlCharacters } from 'node:util';
 import { createKnex } from '../../src/lib/servers/knex.js';
 import { BIN, runJson } from '../support/cli.js';
+import { runInTerminal as runInPty } from '../support/terminal.js';
 import { createProject, type TestProject } from '../support/project.js';
 import { writeStandardFixture } from '../integration/migrations-fixture.js';
 
@@ -84,7 +85,7 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
   });
   after(() => project.cleanup());
 
-  it('shows a task per tenant with a subtask per migration; the summary fits the terminal', async () => {
+  it('--verbose keeps a line per migration above the live view; the summary lists the failure and fits', async () => {
     // bravo already has the table 002_teams creates: it fails there with a long error.
     const ctx = await project.context();
     try {
@@ -95,24 +96,28 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
     } finally {
       await ctx.close();
     }
-    const run = await runInTerminal(project, ['db', 'migrate', '--all', '-c', '1'], '', 60);
-    assert.equal(run.exitCode, 1, run.output);
-    const lines = run.output.split(/\r?\n/);
-    const finalFrame = lines.slice(lines.findLastIndex((line) => /alpha: migrate done/.test(line)));
+    const run = await runInPty(['db', 'migrate', '--all', '-c', '1', '--verbose'], {
+      cwd: project.dir,
+      env: project.env,
+      columns: 60,
+      rows: 20,
+    });
+    assert.equal(run.exitCode, 1, run.raw);
+    const text = [...run.scrollback, ...run.screen].join('\n');
     assert.match(
-      finalFrame.join('\n'),
-      /✔ alpha: migrate done \(3 steps\).*\n {2}✔ 001_users \(\d+ms\)\n {2}✔ 002_teams \(\d+ms\)\n {2}✔ 003_posts \(\d+ms\)/,
+      text,
+      /^ {2}alpha: 001_users \(\d+ms\)\n {2}alpha: 002_teams \(\d+ms\)\n {2}alpha: 003_posts \(\d+ms\)$/m,
     );
-    assert.match(
-      finalFrame.join('\n'),
-      /✖ bravo: migrate\n {2}✔ 001_users \(\d+ms\)\n {2}✖ migration 002_teams failed/,
-    );
-    const table = lines.filter((line) => /^[┌│├└]/.test(line));
-    assert.ok(table.length > 4, `a summary table: ${run.output}`);
+    assert.match(text, /^✓ alpha: 3 applied \(\d+ms\)$/m);
+    assert.doesNotMatch(text, /bravo: 002_teams \(/, 'the failed migration has no success line');
+    assert.doesNotMatch(text, /elapsed/, 'the live view is gone once the run ends');
+    const table = [...run.scrollback, ...run.screen].filter((line) => /^[┌│├└]/.test(line));
+    assert.ok(table.length > 4, `a summary table: ${text}`);
     assert.ok(
       table.every((line) => [...line].length <= 60),
       `every table line fits 60 columns:\n${table.join('\n')}`,
     );
-    assert.match(run.output, /2 tenants: 1 ok, 1 failed/);
+    assert.match(text, /bravo.*failed.*002_teams/s);
+    assert.match(text, /2 tenants: 1 ok, 1 failed/);
   });
 });

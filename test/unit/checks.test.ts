@@ -95,7 +95,9 @@ function report(results: CheckResult[]): CheckReport {
     command: 'test',
     startedAt: '2026-01-01T00:00:00.000Z',
     categories: ['connections', 'isolation'],
-    tenants: 3,
+    tenants: [],
+    totals: { tenants: 3, total: 3, ok: 3, failed: 0, skipped: 0, locked: 0, timeout: 0, interrupted: 0 },
+    interrupted: null,
     summary: {
       total: results.length,
       pass: count('pass'),

@@ -1,21 +1,26 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../../lib/ui/base-command.js';
+import type { FleetJson, FleetTenantJson, LegacyResultJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-interface BackupCreateJson {
-  results: Array<{
-    tenant: string;
-    status: string;
-    durationMs: number;
-    error?: string;
-    value?: { file: string; manifest: string; bytes: number; sha256: string; tables: number };
-  }>;
-  totals: { total: number; ok: number; failed: number; skipped: number };
+interface CreatedBackup {
+  file: string;
+  manifest: string;
+  bytes: number;
+  sha256: string;
+  tables: number;
 }
 
-export default class BackupCreate extends BaseCommand<typeof BackupCreate> {
+type BackupCreateJson = FleetJson<
+  FleetTenantJson & { [K in keyof CreatedBackup]: CreatedBackup[K] | null }
+> & {
+  /** 0.1 shape, kept until 0.3 (docs/json.md). */
+  results: Array<LegacyResultJson<CreatedBackup>>;
+};
+
+export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
   static summary = 'Back up tenant databases to <backup.directory>/<tenant>/<UTC timestamp>.sql.gz';
-  static description = `MySQL/MariaDB: mariadb-dump (or mysqldump) with --single-transaction --routines --triggers --hex-blob, streamed through gzip; the password reaches the dump tool through a temporary 0600 option file, never its arguments. SQLite: the online backup API (.sqlite.gz). Each archive gets a manifest (<timestamp>.json) with sha256, size, tables and row counts, server version, applied migrations and duration. A failed or interrupted dump leaves only a hidden .partial file. Exits 1 if any tenant failed, 3 if the dump tool is missing.`;
+  static description = `MySQL/MariaDB: mariadb-dump (or mysqldump) with --single-transaction --routines --triggers --hex-blob, streamed through gzip; the password reaches the dump tool through a temporary 0600 option file, never its arguments. SQLite: the online backup API (.sqlite.gz). Each archive gets a manifest (<timestamp>.json) with sha256, size, tables and row counts, server version, applied migrations and duration. A failed or interrupted dump leaves only a hidden .partial file. Ctrl-C lets running dumps finish; a second Ctrl-C kills them. Exits 1 if any tenant failed, 3 if the dump tool is missing.`;
   static examples = [
     '<%= config.bin %> backup create --tenant acme',
     '<%= config.bin %> backup create --all --concurrency 2',
@@ -33,36 +38,27 @@ export default class BackupCreate extends BaseCommand<typeof BackupCreate> {
   };
 
   async run(): Promise<BackupCreateJson> {
-    const [
-      { assertClientTools, createBackup, DUMP_TOOLS },
-      { fleetOutcome },
-      { runFleetWithProgress },
-      { formatBytes },
-    ] = await Promise.all([
-      import('../../lib/backup/index.js'),
-      import('../../lib/backup/fleet-output.js'),
-      import('../../lib/ui/progress.js'),
-      import('../../lib/ui/output.js'),
-    ]);
+    const [{ assertClientTools, createBackup, DUMP_TOOLS }, { fleetJson, legacyResults }, { formatBytes }] =
+      await Promise.all([
+        import('../../lib/backup/index.js'),
+        import('../../lib/fleet/index.js'),
+        import('../../lib/ui/output.js'),
+      ]);
     const tenants = await this.selectTenants(this.flags);
     const ctx = await this.context();
-    if (tenants.length === 1) this.auditTenant = tenants[0]!.id;
     await assertClientTools(
       ctx,
       tenants.map((tenant) => tenant.server),
       DUMP_TOOLS,
     );
-    const results = await runFleetWithProgress(
+    const outcome = await this.runOnFleet(
       tenants,
-      async (tenant, reporter) => {
-        reporter.status('dumping');
-        const entry = await createBackup(ctx, tenant, {
-          compress: this.flags.compress,
-          aftyVersion: this.config.version,
-        });
-        reporter.step(
-          `${entry.manifest.file} (${formatBytes(entry.manifest.bytes)})`,
-          entry.manifest.durationMs,
+      async (tenant, progress): Promise<CreatedBackup> => {
+        const entry = await progress.step(
+          'dump',
+          () =>
+            createBackup(ctx, tenant, { compress: this.flags.compress, aftyVersion: this.config.version }),
+          (created) => `${created.manifest.file}, ${formatBytes(created.manifest.bytes)}`,
         );
         return {
           file: entry.path,
@@ -72,20 +68,21 @@ export default class BackupCreate extends BaseCommand<typeof BackupCreate> {
           tables: entry.manifest.tables.length,
         };
       },
-      {
-        concurrency: await this.concurrency(this.flags.concurrency),
-        bail: this.flags.bail,
-        silent: this.jsonEnabled(),
-        verb: 'backup',
-      },
+      { verb: 'backup', detail: (value) => `${value.file} (${formatBytes(value.bytes)})` },
     );
-    const outcome = await fleetOutcome(
-      results,
-      this.jsonEnabled(),
-      (value) => `${value.file} (${formatBytes(value.bytes)})`,
-    );
-    if (outcome.summary) this.log(outcome.summary);
-    if (outcome.exitCode) process.exitCode = outcome.exitCode;
-    return outcome.json;
+    return {
+      ...fleetJson(
+        outcome.results,
+        (result) => ({
+          file: result.value?.file ?? null,
+          manifest: result.value?.manifest ?? null,
+          bytes: result.value?.bytes ?? null,
+          sha256: result.value?.sha256 ?? null,
+          tables: result.value?.tables ?? null,
+        }),
+        { interrupted: outcome.interrupted },
+      ),
+      results: legacyResults(outcome.results),
+    };
   }
 }

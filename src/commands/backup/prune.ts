@@ -1,15 +1,18 @@
 import { Flags } from '@oclif/core';
 import type { PruneResult } from '../../lib/backup/index.js';
-import { BaseCommand } from '../../lib/ui/base-command.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
+import { fleetFlags } from '../../lib/ui/flags.js';
 
-interface BackupPruneJson {
+type BackupPruneJson = FleetJson<FleetTenantJson & Omit<PruneResult, 'tenant'>> & {
   dryRun: boolean;
   keep: number;
   maxAge: string;
+  /** 0.1 shape, kept until 0.3 (docs/json.md). */
   results: PruneResult[];
-}
+};
 
-export default class BackupPrune extends BaseCommand<typeof BackupPrune> {
+export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
   static summary =
     'Remove old backups and safety copies: keep the newest N, drop what is older than the maximum age';
   static description = `Per tenant: archives beyond the newest --keep, or older than --max-age, are removed, except that a tenant's newest archive is never removed for age alone. Safety copies left by restores follow the same rule (without that exception). Hidden .partial files left by interrupted dumps are removed after a day. Defaults come from backup.keep and backup.maxAgeDays. Asks for confirmation in a terminal; --force otherwise (not needed with --dry-run).`;
@@ -38,6 +41,7 @@ export default class BackupPrune extends BaseCommand<typeof BackupPrune> {
     }),
     'dry-run': Flags.boolean({ description: 'only report what would be removed' }),
     force: Flags.boolean({ char: 'f', description: 'do not ask for confirmation' }),
+    concurrency: fleetFlags.concurrency,
   };
 
   async run(): Promise<BackupPruneJson> {
@@ -77,8 +81,19 @@ export default class BackupPrune extends BaseCommand<typeof BackupPrune> {
         this.flags.force,
       );
     }
-    const results: PruneResult[] = [];
-    for (const tenant of tenants) results.push(await pruneBackups(ctx, tenant, { keep, maxAgeMs, dryRun }));
+    // Archives outlive their tenants: a deleted tenant has no server, so no per-server cap applies.
+    const servers = new Map(
+      (await (await ctx.registry()).listTenants({ ids: tenants })).map((tenant) => [
+        tenant.id,
+        tenant.server,
+      ]),
+    );
+    const outcome = await this.runOnFleet(
+      tenants.map((id) => ({ id, server: servers.get(id) ?? '' })),
+      (tenant) => pruneBackups(ctx, tenant.id, { keep, maxAgeMs, dryRun }),
+      { verb: dryRun ? 'prune (dry run)' : 'prune', quiet: true },
+    );
+    const results = outcome.results.flatMap((result) => (result.value ? [result.value] : []));
     if (!this.jsonEnabled()) {
       const removed = results.flatMap((result) =>
         result.removed.map((item) => ({ tenant: result.tenant, ...item })),
@@ -95,7 +110,24 @@ export default class BackupPrune extends BaseCommand<typeof BackupPrune> {
       }
       const kept = results.reduce((sum, result) => sum + result.kept, 0);
       this.log(`${verb} ${removed.length} item${removed.length === 1 ? '' : 's'}, kept ${kept}`);
+      if (outcome.totals.ok < outcome.totals.tenants) {
+        const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
+        this.log(await renderFleetSummary(outcome, { idle: { label: 'pruned', test: () => true } }));
+      }
     }
-    return { dryRun, keep, maxAge, results };
+    const { fleetJson } = await import('../../lib/fleet/index.js');
+    return {
+      dryRun,
+      keep,
+      maxAge,
+      ...fleetJson(
+        outcome.results,
+        (result) => ({ removed: result.value?.removed ?? [], kept: result.value?.kept ?? 0 }),
+        {
+          interrupted: outcome.interrupted,
+        },
+      ),
+      results,
+    };
   }
 }

@@ -1,8 +1,14 @@
 import { Flags } from '@oclif/core';
 import type { RestoreResult } from '../../lib/backup/index.js';
-import { BaseCommand } from '../../lib/ui/base-command.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
+import { fleetFlags } from '../../lib/ui/flags.js';
 
-export default class BackupRestore extends BaseCommand<typeof BackupRestore> {
+type RestoreJson = FleetJson<FleetTenantJson & Partial<Omit<RestoreResult, 'tenant'>>> &
+  /** 0.1 shape (the restore's own fields at the top), kept until 0.3 (docs/json.md). */
+  Partial<RestoreResult>;
+
+export default class BackupRestore extends FleetCommand<typeof BackupRestore> {
   static summary = "Restore a tenant's database from a backup, keeping the current data as a safety copy";
   static description = `Checks the archive's sha256, loads it into a scratch database, compares it with the manifest, then swaps it in: MySQL moves every table in one atomic RENAME TABLE (current tables into the safety copy <database>$s<timestamp>, restored ones into the tenant database) and recreates views, triggers and routines; SQLite replaces the file with an atomic rename (the old file stays as the safety copy). A failure at any step leaves the tenant as it was. --into restores into another existing tenant (clone). Asks for confirmation in a terminal; --force otherwise. Safety copies stay until afty backup prune removes them.`;
   static examples = [
@@ -22,9 +28,10 @@ export default class BackupRestore extends BaseCommand<typeof BackupRestore> {
     latest: Flags.boolean({ description: "the tenant's newest backup" }),
     into: Flags.string({ description: 'restore into this other tenant instead (id or domain)' }),
     force: Flags.boolean({ char: 'f', description: 'do not ask for confirmation' }),
+    timeout: fleetFlags.timeout,
   };
 
-  async run(): Promise<RestoreResult> {
+  async run(): Promise<RestoreJson> {
     const [{ latestBackup, readBackup, restoreBackup }, { resolveTenant }, { confirmDestructive }, errors] =
       await Promise.all([
         import('../../lib/backup/index.js'),
@@ -66,18 +73,43 @@ export default class BackupRestore extends BaseCommand<typeof BackupRestore> {
       `replace the data of tenant ${target.id} (database ${target.database}) with the backup of ${source} from ${entry.manifest.createdAt}`,
       this.flags.force,
     );
-    const json = this.jsonEnabled();
-    const result = await restoreBackup(ctx, entry, target, {
-      onPhase: (phase) => {
-        if (!json)
-          this.note(
-            `${target.id}: ${phase === 'checksum' ? 'checking the archive' : phase === 'load' ? 'loading into a scratch database' : 'swapping in'}`,
-          );
+    const phases = {
+      checksum: 'check the archive',
+      load: 'load into a scratch database',
+      swap: 'swap in',
+    } as const;
+    const outcome = await this.runOnFleet(
+      [target],
+      (tenant, progress) => {
+        progress.plan(Object.values(phases));
+        let running: string | undefined;
+        return restoreBackup(ctx, entry, tenant, {
+          onPhase: (phase) => {
+            if (running) progress.stepFinished(running);
+            running = phases[phase];
+            progress.stepStarted(running);
+          },
+        }).then((result) => {
+          if (running) progress.stepFinished(running);
+          return result;
+        });
       },
-    });
-    this.log(
-      `Restored tenant ${target.id} from ${entry.path}; the previous data is kept as ${result.safetyCopy} until afty backup prune removes it`,
+      { verb: 'restore', quiet: true },
     );
-    return result;
+    const [result] = outcome.results;
+    if (result!.status === 'ok') {
+      this.log(
+        `Restored tenant ${target.id} from ${entry.path}; the previous data is kept as ${result!.value!.safetyCopy} until afty backup prune removes it`,
+      );
+    } else if (!this.jsonEnabled()) {
+      const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
+      this.log(await renderFleetSummary(outcome));
+    }
+    const { fleetJson } = await import('../../lib/fleet/index.js');
+    const { tenant: _tenant, ...fields } = result!.value ?? ({} as Partial<RestoreResult>);
+    return {
+      ...result!.value,
+      ...fleetJson(outcome.results, () => fields, { interrupted: outcome.interrupted }),
+    };
   }
 }

@@ -1,8 +1,18 @@
 import { Flags } from '@oclif/core';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
-import { BaseCommand } from '../../lib/ui/base-command.js';
 
-export default class CacheClear extends BaseCommand<typeof CacheClear> {
+type CacheClearJson = FleetJson<FleetTenantJson & { removed: number | null }, { removed: number }> & {
+  store: string;
+  target: string;
+  dryRun: boolean;
+  tag: string | null;
+  key: string | null;
+  removed: number;
+};
+
+export default class CacheClear extends FleetCommand<typeof CacheClear> {
   static summary = "Clear tenants' cache keys (all of them, one tag, or a key pattern)";
   static description =
     "Removes keys under each tenant's prefix with SCAN + UNLINK in batches (in a Redis Cluster, by walking the tenant's one slot); never KEYS or FLUSHDB, so other tenants and central keys are untouched. Without Redis it clears the afty_cache tables. --all (or a --status/--server filter) asks for confirmation in a terminal and needs --force elsewhere.";
@@ -22,25 +32,11 @@ export default class CacheClear extends BaseCommand<typeof CacheClear> {
     force: Flags.boolean({ char: 'f', description: 'do not ask for confirmation' }),
   };
 
-  async run(): Promise<{
-    store: string;
-    target: string;
-    dryRun: boolean;
-    tag: string | null;
-    key: string | null;
-    removed: number;
-    tenants: Array<{
-      tenant: string;
-      status: string;
-      durationMs: number;
-      removed: number | null;
-      error?: string;
-    }>;
-  }> {
+  async run(): Promise<CacheClearJson> {
     const [
       { openCacheService, clearTenantCache },
       { validatePattern, validateTag },
-      { fleetResultJson },
+      { fleetJson },
       { InputError },
     ] = await Promise.all([
       import('../../lib/cache/service.js'),
@@ -56,11 +52,9 @@ export default class CacheClear extends BaseCommand<typeof CacheClear> {
     if (tag !== undefined) validateTag(tag);
     if (key !== undefined) validatePattern(key);
     const tenants = await this.selectTenants(this.flags);
-    if (tenants.length === 1) this.auditTenant = tenants[0]!.id;
-    const concurrency = await this.concurrency(this.flags.concurrency);
     const service = await openCacheService(await this.context());
     try {
-      const broad = this.flags.all || this.flags.tenant.length === 0;
+      const broad = this.flags.all || (this.flags.tenant ?? []).length === 0;
       if (!dryRun && broad && tenants.length > 0) {
         const { confirmDestructive } = await import('../../lib/ui/prompts.js');
         const what = tag ? `tag ${tag} of` : key ? `keys matching ${key} of` : 'the cache of';
@@ -69,29 +63,23 @@ export default class CacheClear extends BaseCommand<typeof CacheClear> {
           force,
         );
       }
-      const { runFleetWithProgress } = await import('../../lib/ui/progress.js');
-      const results = await runFleetWithProgress(
+      const verb = dryRun ? 'would be removed' : 'removed';
+      const outcome = await this.runOnFleet(
         tenants,
         (tenant) =>
           service.withTenant(tenant, (cache) => clearTenantCache(cache, { tag, pattern: key, dryRun })),
         {
-          concurrency,
-          bail: this.flags.bail,
-          silent: this.jsonEnabled(),
           verb: dryRun ? 'count cache keys' : 'clear cache',
+          detail: (count) => `${count} keys ${verb}`,
+          quiet: tenants.length === 0,
         },
       );
-      const removed = results.reduce((sum, result) => sum + (result.value ?? 0), 0);
+      const removed = outcome.results.reduce((sum, result) => sum + (result.value ?? 0), 0);
       if (!this.jsonEnabled()) {
-        const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
-        const verb = dryRun ? 'would be removed' : 'removed';
         if (tenants.length === 0) this.log('No tenants selected: nothing to clear.');
-        else {
-          this.log(await renderFleetSummary(results, { detail: (count) => `${count} keys ${verb}` }));
+        else
           this.log(`${removed} key${removed === 1 ? '' : 's'} ${verb} (${service.store}: ${service.target})`);
-        }
       }
-      if (results.some((result) => result.status === 'failed')) process.exitCode = 1;
       return {
         store: service.store,
         target: service.target,
@@ -99,9 +87,9 @@ export default class CacheClear extends BaseCommand<typeof CacheClear> {
         tag: tag ?? null,
         key: key ?? null,
         removed,
-        tenants: results.map((result) => {
-          const { value, ...rest } = fleetResultJson(result);
-          return { ...rest, removed: value ?? null };
+        ...fleetJson(outcome.results, (result) => ({ removed: result.value ?? null }), {
+          interrupted: outcome.interrupted,
+          totals: { removed },
         }),
       };
     } finally {

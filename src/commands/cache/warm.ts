@@ -1,8 +1,12 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../../lib/ui/base-command.js';
 import type { WarmResult } from '../../lib/cache/warm.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
+import { fleetFlags } from '../../lib/ui/flags.js';
 
-export default class CacheWarm extends BaseCommand<typeof CacheWarm> {
+type CacheWarmJson = FleetJson<FleetTenantJson> & WarmResult & { target: string; durationMs: number };
+
+export default class CacheWarm extends FleetCommand<typeof CacheWarm> {
   static summary = "Build the central domain → tenant hash and each tenant's metadata hash from the registry";
   static description =
     'Each hash is built under a temporary key and RENAMEd over the old one, so readers never see a half-built map. Metadata hashes of tenants that no longer exist are removed. Needs Redis (cache.url).';
@@ -11,16 +15,23 @@ export default class CacheWarm extends BaseCommand<typeof CacheWarm> {
 
   static flags = {
     ttl: Flags.string({ description: 'expire the hashes after this long (30s, 5m, 2h, 1d); default: never' }),
+    concurrency: fleetFlags.concurrency,
   };
 
-  async run(): Promise<WarmResult & { target: string; durationMs: number }> {
-    const [{ openCacheService }, { warmCache }, { parseDurationSeconds }, { ConfigError, InputError }] =
-      await Promise.all([
-        import('../../lib/cache/service.js'),
-        import('../../lib/cache/warm.js'),
-        import('../../lib/validation/index.js'),
-        import('../../lib/errors.js'),
-      ]);
+  async run(): Promise<CacheWarmJson> {
+    const [
+      { openCacheService },
+      { warmDomains, warmTenant, removeStaleMetadata },
+      { parseDurationSeconds },
+      { ConfigError, InputError },
+      { fleetJson },
+    ] = await Promise.all([
+      import('../../lib/cache/service.js'),
+      import('../../lib/cache/warm.js'),
+      import('../../lib/validation/index.js'),
+      import('../../lib/errors.js'),
+      import('../../lib/fleet/index.js'),
+    ]);
     const ttl = this.flags.ttl === undefined ? undefined : parseDurationSeconds(this.flags.ttl, '--ttl');
     if (ttl === 0) throw new InputError('--ttl must be at least 1 second');
     const ctx = await this.context();
@@ -33,16 +44,44 @@ export default class CacheWarm extends BaseCommand<typeof CacheWarm> {
     const service = await openCacheService(ctx);
     try {
       const started = performance.now();
-      const result = await warmCache(service.redis!, ctx.config.cache.prefix, registry, { ttl });
+      const client = service.redis!;
+      const { prefix } = ctx.config.cache;
+      const { domainsKey, domains } = await warmDomains(client, prefix, registry, { ttl });
+      const tenants = await registry.listTenants({});
+      const outcome = await this.runOnFleet(
+        tenants,
+        (tenant) => warmTenant(client, prefix, tenant, { ttl }),
+        {
+          verb: 'warm',
+          quiet: true,
+        },
+      );
+      // Only once every tenant's hash is current: a failed one must not look deleted.
+      const removed =
+        outcome.totals.ok === tenants.length
+          ? await removeStaleMetadata(client, prefix, new Set(tenants.map((tenant) => tenant.id)))
+          : 0;
       const durationMs = Math.round(performance.now() - started);
       if (!this.jsonEnabled()) {
         const { formatDuration } = await import('../../lib/ui/output.js');
         this.log(
-          `Warmed ${result.domainsKey} (${result.domains} domain${result.domains === 1 ? '' : 's'}) and ${result.tenants} tenant metadata hash${result.tenants === 1 ? '' : 'es'}` +
-            `${result.removed ? `; removed ${result.removed} of deleted tenants` : ''}; ${ttl ? `TTL ${ttl}s` : 'no TTL'}; ${formatDuration(durationMs)}`,
+          `Warmed ${domainsKey} (${domains} domain${domains === 1 ? '' : 's'}) and ${outcome.totals.ok} tenant metadata hash${outcome.totals.ok === 1 ? '' : 'es'}` +
+            `${removed ? `; removed ${removed} of deleted tenants` : ''}; ${ttl ? `TTL ${ttl}s` : 'no TTL'}; ${formatDuration(durationMs)}`,
         );
+        if (outcome.totals.ok < tenants.length) {
+          const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
+          this.log(await renderFleetSummary(outcome, { idle: { label: 'warmed', test: () => true } }));
+        }
       }
-      return { ...result, target: service.target, durationMs };
+      return {
+        domainsKey,
+        domains,
+        removed,
+        ttl: ttl ?? null,
+        target: service.target,
+        durationMs,
+        ...fleetJson(outcome.results, () => ({}), { interrupted: outcome.interrupted }),
+      };
     } finally {
       await service.close();
     }

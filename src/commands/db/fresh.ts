@@ -1,22 +1,20 @@
 import { Flags } from '@oclif/core';
-import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-command.js';
-import type { FleetTotals } from '../../lib/fleet/index.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
 const DROP_STEP = 'drop tables and views';
 
-interface FreshJson {
-  tenants: Array<
-    DbFleetRow & {
-      dropped: number;
-      applied: Array<{ name: string; ms: number }>;
-      seeded: Array<{ name: string; ms: number; memoryBytes: number }>;
-    }
-  >;
-  totals: FleetTotals;
-}
+type FreshJson = FleetJson<
+  FleetTenantJson & {
+    dropped: number;
+    applied: Array<{ name: string; ms: number }>;
+    seeded: Array<{ name: string; ms: number; memoryBytes: number }>;
+  }
+>;
 
-export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
+export default class DbFresh extends FleetCommand<typeof DbFresh> {
+  static audited = true;
   static summary = "Drop every table and view of the selected tenants' databases, then migrate (and seed)";
   static description =
     "Destroys the tenants' data: asks for confirmation in a terminal (default no) and needs --force elsewhere. Refuses a tenant whose migration lock is held. --seed runs the default seeder, or --class A,B in that order.";
@@ -37,9 +35,10 @@ export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
   };
 
   async run(): Promise<FreshJson> {
-    const [lib, { confirmDestructive }] = await Promise.all([
+    const [lib, { confirmDestructive }, { fleetJson }] = await Promise.all([
       import('../../lib/migrations/index.js'),
       import('../../lib/ui/prompts.js'),
+      import('../../lib/fleet/index.js'),
     ]);
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
@@ -54,37 +53,45 @@ export default class DbFresh extends DbFleetCommand<typeof DbFresh> {
       `drop every table and view of ${tenants.length === 1 ? 'tenant' : `${tenants.length} tenants:`} ${names}${tenants.length > 5 ? ', …' : ''}`,
       this.flags.force,
     );
-    const { results, rows, totals } = await this.runOnTenants(
+    const outcome = await this.runOnFleet(
       tenants,
-      async (tenant, reporter) => {
+      async (tenant, progress) => {
         const target = lib.targetOf(ctx, tenant);
         // Everything is dropped, so every migration runs: the whole plan is known up front.
-        reporter.plan([DROP_STEP, ...migrations, ...seeders.map((seeder) => seeder.name)]);
-        const started = performance.now();
-        const { dropped } = await lib.dropAllRelations(target);
-        reporter.step(DROP_STEP, performance.now() - started, `${dropped} dropped`);
+        progress.plan([DROP_STEP, ...migrations, ...seeders.map((seeder) => seeder.name)]);
+        const { dropped } = await progress.step(
+          DROP_STEP,
+          () => lib.dropAllRelations(target),
+          (value) => `${value.dropped} dropped`,
+        );
         const migrated = await lib.migrateRegistered(ctx, tenant, source, {
-          events: { finished: (step) => reporter.step(step.name, step.ms) },
+          events: {
+            started: (name) => progress.stepStarted(name),
+            finished: (step) => progress.stepFinished(step.name, { durationMs: step.ms }),
+          },
         });
-        const seeded = await lib.seedTenant(target, seeders, (run) => reporter.step(run.name, run.ms));
+        const seeded = await lib.seedTenant(
+          target,
+          seeders,
+          (run) => progress.stepFinished(run.name, { durationMs: run.ms }),
+          (name) => progress.stepStarted(name),
+        );
         return { dropped, applied: migrated.applied, seeded };
       },
       {
         verb: 'fresh',
-        concurrency: this.flags.concurrency,
-        bail: this.flags.bail,
         detail: (value) =>
           `${value.dropped} dropped, ${value.applied.length} applied${seeders.length ? `, ${value.seeded.length} seeded` : ''}`,
       },
     );
-    return {
-      tenants: results.map((result, index) => ({
-        ...rows[index]!,
+    return fleetJson(
+      outcome.results,
+      (result) => ({
         dropped: result.value?.dropped ?? 0,
-        applied: result.value?.applied ?? [],
+        applied: result.value?.applied ?? lib.appliedBefore(result.cause),
         seeded: result.value?.seeded ?? [],
-      })),
-      totals,
-    };
+      }),
+      { interrupted: outcome.interrupted },
+    );
   }
 }

@@ -1,22 +1,22 @@
 import { Flags } from '@oclif/core';
-import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-command.js';
-import type { FleetTotals } from '../../lib/fleet/index.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-export interface MigrateJson {
-  dryRun: boolean;
-  tenants: Array<DbFleetRow & { applied: Array<{ name: string; ms: number }>; pending: string[] }>;
-  totals: FleetTotals;
-}
+export type MigrateJson = FleetJson<
+  FleetTenantJson & { applied: Array<{ name: string; ms: number }>; pending: string[] }
+> & { dryRun: boolean };
 
-export default class DbMigrate extends DbFleetCommand<typeof DbMigrate> {
+export default class DbMigrate extends FleetCommand<typeof DbMigrate> {
   static summary = 'Run pending migrations on one tenant, several, or the whole fleet';
-  static description = `Tenants are migrated concurrently (--concurrency); a failing tenant never stops the others unless --bail. Each tenant's migration lock is held for its whole run and every migration is recorded in knex_migrations as soon as it succeeds. A tenant whose lock is held is reported as locked at once (free a stale lock with afty db unlock). On MySQL, DDL commits implicitly: a migration that fails half-way keeps what it already ran. Exits 1 if any tenant failed.`;
+  static description = `Tenants are migrated concurrently (--concurrency, --per-server); a failing tenant never stops the others unless --bail. Each tenant's migration lock is held for its whole run and every migration is recorded in knex_migrations as soon as it succeeds. A tenant whose lock is held is reported as locked at once (free a stale lock with afty db unlock). Ctrl-C stops cleanly: running tenants finish their current migration and free their locks; a second Ctrl-C aborts them. On MySQL, DDL commits implicitly: a migration that fails half-way keeps what it already ran. Exits 1 if any tenant failed, 130 after Ctrl-C.`;
   static examples = [
     '<%= config.bin %> db migrate --all --concurrency 8',
     '<%= config.bin %> db migrate -t acme --step 1',
+    '<%= config.bin %> db migrate --all --per-server 2 --timeout 10m',
     '<%= config.bin %> db migrate --all --dry-run --json',
   ];
+  static audited = true;
 
   static flags = {
     ...fleetFlags,
@@ -25,26 +25,28 @@ export default class DbMigrate extends DbFleetCommand<typeof DbMigrate> {
   };
 
   async run(): Promise<MigrateJson> {
-    const lib = await import('../../lib/migrations/index.js');
+    const [lib, { fleetJson }] = await Promise.all([
+      import('../../lib/migrations/index.js'),
+      import('../../lib/fleet/index.js'),
+    ]);
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
     const tenants = await this.selectTenants(this.flags);
     const dryRun = this.flags['dry-run'];
-    const { results, rows, totals } = await this.runOnTenants(
+    const outcome = await this.runOnFleet(
       tenants,
-      (tenant, reporter) =>
+      (tenant, progress) =>
         lib.migrateRegistered(ctx, tenant, source, {
           step: this.flags.step,
           dryRun,
           events: {
-            planned: (names) => reporter.plan(names),
-            finished: (step) => reporter.step(step.name, step.ms),
+            planned: (names) => progress.plan(names),
+            started: (name) => progress.stepStarted(name),
+            finished: (step) => progress.stepFinished(step.name, { durationMs: step.ms }),
           },
         }),
       {
         verb: dryRun ? 'migrate (dry run)' : 'migrate',
-        concurrency: this.flags.concurrency,
-        bail: this.flags.bail,
         detail: (value) =>
           dryRun ? `would apply ${value.pending.join(', ')}` : `${value.applied.length} applied`,
         idle: {
@@ -55,14 +57,14 @@ export default class DbMigrate extends DbFleetCommand<typeof DbMigrate> {
     );
     return {
       dryRun,
-      tenants: results.map((result, index) => ({
-        ...rows[index]!,
-        applied:
-          result.value?.applied ??
-          (result.cause instanceof lib.MigrationFailedError ? result.cause.applied : []),
-        pending: result.value?.pending ?? [],
-      })),
-      totals,
+      ...fleetJson(
+        outcome.results,
+        (result) => ({
+          applied: result.value?.applied ?? lib.appliedBefore(result.cause),
+          pending: result.value?.pending ?? [],
+        }),
+        { interrupted: outcome.interrupted },
+      ),
     };
   }
 }

@@ -1,15 +1,14 @@
 import { Flags } from '@oclif/core';
-import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-command.js';
-import type { FleetTotals } from '../../lib/fleet/index.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-export interface SeedJson {
-  seeders: string[];
-  tenants: Array<DbFleetRow & { seeded: Array<{ name: string; ms: number; memoryBytes: number }> }>;
-  totals: FleetTotals;
-}
+export type SeedJson = FleetJson<
+  FleetTenantJson & { seeded: Array<{ name: string; ms: number; memoryBytes: number }> }
+> & { seeders: string[] };
 
-export default class DbSeed extends DbFleetCommand<typeof DbSeed> {
+export default class DbSeed extends FleetCommand<typeof DbSeed> {
+  static audited = true;
   static summary = 'Run seeders on one tenant, several, or the whole fleet';
   static description = `--class A,B runs exactly those seeders in that order. Without --class, a terminal gets a checkbox picker of the seeders in seeds.directory (the default one, DatabaseSeeder or default, first and checked); scripts and CI run the default seeder and never see a picker. An unknown seeder is exit 2 with the list of available ones. Exits 1 if any tenant failed.`;
   static examples = [
@@ -28,10 +27,11 @@ export default class DbSeed extends DbFleetCommand<typeof DbSeed> {
   };
 
   async run(): Promise<SeedJson> {
-    const [lib, prompts, output] = await Promise.all([
+    const [lib, prompts, output, { fleetJson }] = await Promise.all([
       import('../../lib/migrations/index.js'),
       import('../../lib/ui/prompts.js'),
       import('../../lib/ui/output.js'),
+      import('../../lib/fleet/index.js'),
     ]);
     const ctx = await this.context();
     const classes = lib.splitClasses(this.flags.class);
@@ -51,18 +51,23 @@ export default class DbSeed extends DbFleetCommand<typeof DbSeed> {
       seeders = lib.pickSeeders(available, picked, ctx.config.seeds.directory);
     }
     const tenants = await this.selectTenants(this.flags);
-    const { results, rows, totals } = await this.runOnTenants(
+    const outcome = await this.runOnFleet(
       tenants,
-      (tenant, reporter) => {
-        reporter.plan(seeders.map((seeder) => seeder.name));
-        return lib.seedTenant(lib.targetOf(ctx, tenant), seeders, (run) =>
-          reporter.step(run.name, run.ms, output.formatBytes(run.memoryBytes)),
+      (tenant, progress) => {
+        progress.plan(seeders.map((seeder) => seeder.name));
+        return lib.seedTenant(
+          lib.targetOf(ctx, tenant),
+          seeders,
+          (run) =>
+            progress.stepFinished(run.name, {
+              durationMs: run.ms,
+              detail: output.formatBytes(run.memoryBytes),
+            }),
+          (name) => progress.stepStarted(name),
         );
       },
       {
         verb: 'seed',
-        concurrency: this.flags.concurrency,
-        bail: this.flags.bail,
         detail: (value) =>
           value
             .map(
@@ -73,8 +78,9 @@ export default class DbSeed extends DbFleetCommand<typeof DbSeed> {
     );
     return {
       seeders: seeders.map((seeder) => seeder.name),
-      tenants: results.map((result, index) => ({ ...rows[index]!, seeded: result.value ?? [] })),
-      totals,
+      ...fleetJson(outcome.results, (result) => ({ seeded: result.value ?? [] }), {
+        interrupted: outcome.interrupted,
+      }),
     };
   }
 }

@@ -1,11 +1,10 @@
 import { Flags } from '@oclif/core';
 import type { MigrationStatusEntry } from '../../lib/migrations/index.js';
-import { BaseCommand } from '../../lib/ui/base-command.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-export interface TenantStatusJson {
-  tenant: string;
-  status: 'ok' | 'failed' | 'skipped';
+export type TenantStatusJson = FleetTenantJson & {
   applied: number;
   pending: number;
   missing: number;
@@ -13,22 +12,14 @@ export interface TenantStatusJson {
   lastMigratedAt: string | null;
   locked: boolean;
   migrations: MigrationStatusEntry[];
-  error: string | null;
-}
+};
 
-export interface StatusJson {
-  tenants: TenantStatusJson[];
-  totals: {
-    tenants: number;
-    upToDate: number;
-    behind: number;
-    failed: number;
-    pending: number;
-    missing: number;
-  };
-}
+export type StatusJson = FleetJson<
+  TenantStatusJson,
+  { upToDate: number; behind: number; pending: number; missing: number }
+>;
 
-export default class DbStatus extends BaseCommand<typeof DbStatus> {
+export default class DbStatus extends FleetCommand<typeof DbStatus> {
   static summary =
     'Show which migrations each tenant has applied, which are pending, and which are missing on disk';
   static description =
@@ -45,7 +36,7 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
   };
 
   async run(): Promise<StatusJson> {
-    const [lib, { runFleet }, ui] = await Promise.all([
+    const [lib, { fleetJson }, ui] = await Promise.all([
       import('../../lib/migrations/index.js'),
       import('../../lib/fleet/index.js'),
       import('../../lib/ui/output.js'),
@@ -53,34 +44,38 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
     const tenants = await this.selectTenants(this.flags);
-    const results = await runFleet(tenants, (tenant) => lib.tenantStatus(lib.targetOf(ctx, tenant), source), {
-      concurrency: await this.concurrency(this.flags.concurrency),
-      bail: this.flags.bail,
-    });
-    const rows: TenantStatusJson[] = results.map((result, index) => ({
-      tenant: result.tenant,
-      status: result.status,
-      applied: result.value?.applied ?? 0,
-      pending: result.value?.pending ?? 0,
-      missing: result.value?.missing ?? 0,
-      lastBatch: result.value?.lastBatch ?? null,
-      lastMigratedAt: tenants[index]!.lastMigratedAt ?? null,
-      locked: result.value?.locked ?? false,
-      migrations: result.value?.migrations ?? [],
-      error: result.error ?? null,
-    }));
-    const failed = rows.filter((row) => row.status !== 'ok').length;
-    const behind = rows.filter((row) => row.status === 'ok' && (row.pending || row.missing)).length;
-    const totals = {
-      tenants: rows.length,
-      upToDate: rows.length - failed - behind,
-      behind,
-      failed,
-      pending: rows.reduce((sum, row) => sum + row.pending, 0),
-      missing: rows.reduce((sum, row) => sum + row.missing, 0),
-    };
-    if (failed > 0 || (this.flags.check && behind > 0)) process.exitCode = 1;
-    if (this.jsonEnabled()) return { tenants: rows, totals };
+    const lastMigrated = new Map(tenants.map((tenant) => [tenant.id, tenant.lastMigratedAt ?? null]));
+    const outcome = await this.runOnFleet(
+      tenants,
+      (tenant) => lib.tenantStatus(lib.targetOf(ctx, tenant), source),
+      { verb: 'status', quiet: true },
+    );
+    const ok = outcome.results.filter((result) => result.status === 'ok').map((result) => result.value!);
+    const behind = ok.filter((value) => value.pending || value.missing).length;
+    const json: StatusJson = fleetJson(
+      outcome.results,
+      (result) => ({
+        applied: result.value?.applied ?? 0,
+        pending: result.value?.pending ?? 0,
+        missing: result.value?.missing ?? 0,
+        lastBatch: result.value?.lastBatch ?? null,
+        lastMigratedAt: lastMigrated.get(result.tenant) ?? null,
+        locked: result.value?.locked ?? false,
+        migrations: result.value?.migrations ?? [],
+      }),
+      {
+        interrupted: outcome.interrupted,
+        totals: {
+          upToDate: ok.length - behind,
+          behind,
+          pending: ok.reduce((sum, value) => sum + value.pending, 0),
+          missing: ok.reduce((sum, value) => sum + value.missing, 0),
+        },
+      },
+    );
+    const { tenants: rows, totals } = json;
+    if (this.flags.check && behind > 0 && !process.exitCode) process.exitCode = 1;
+    if (this.jsonEnabled()) return json;
 
     const when = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
     if (rows.length === 1 && rows[0]!.status === 'ok') {
@@ -108,14 +103,14 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
       for (const row of rows) {
         const state =
           row.status !== 'ok'
-            ? ui.color.red(`failed: ${row.error}`)
+            ? ui.color.red(`${row.status}: ${row.error}`)
             : `${row.applied} applied, ${row.pending ? ui.color.yellow(`${row.pending} pending`) : '0 pending'}${row.missing ? ui.color.red(`, ${row.missing} missing`) : ''}, last batch ${row.lastBatch ?? '-'}, last migrated ${when(row.lastMigratedAt) || 'never'}${row.locked ? ui.color.yellow(', locked') : ''}`;
         this.log(`${row.tenant.padEnd(width)}  ${state}`);
       }
       this.log(
-        `${totals.tenants} tenant${totals.tenants === 1 ? '' : 's'}: ${totals.upToDate} up to date, ${totals.behind} behind (${totals.pending} pending, ${totals.missing} missing)${totals.failed ? `, ${totals.failed} failed` : ''}`,
+        `${totals.tenants} tenant${totals.tenants === 1 ? '' : 's'}: ${totals.upToDate} up to date, ${totals.behind} behind (${totals.pending} pending, ${totals.missing} missing)${totals.tenants - totals.ok ? `, ${totals.tenants - totals.ok} failed` : ''}`,
       );
     }
-    return { tenants: rows, totals };
+    return json;
   }
 }

@@ -1,13 +1,11 @@
-import { DbFleetCommand, type DbFleetRow } from '../../lib/migrations/fleet-command.js';
-import type { FleetTotals } from '../../lib/fleet/index.js';
+import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-interface UnlockJson {
-  tenants: Array<DbFleetRow & { wasLocked: boolean }>;
-  totals: FleetTotals;
-}
+type UnlockJson = FleetJson<FleetTenantJson & { wasLocked: boolean }>;
 
-export default class DbUnlock extends DbFleetCommand<typeof DbUnlock> {
+export default class DbUnlock extends FleetCommand<typeof DbUnlock> {
+  static audited = true;
   static summary = "Free a tenant's stale migration lock (left by a crashed or killed run)";
   static description =
     'Only free a lock when no migration run is active for that tenant: the lock is what keeps two runs from applying the same migration.';
@@ -16,25 +14,26 @@ export default class DbUnlock extends DbFleetCommand<typeof DbUnlock> {
   static flags = { ...fleetFlags };
 
   async run(): Promise<UnlockJson> {
-    const lib = await import('../../lib/migrations/index.js');
+    const [lib, { fleetJson }] = await Promise.all([
+      import('../../lib/migrations/index.js'),
+      import('../../lib/fleet/index.js'),
+    ]);
     const ctx = await this.context();
     const tenants = await this.selectTenants(this.flags);
-    const { results, rows, totals } = await this.runOnTenants(
+    const outcome = await this.runOnFleet(
       tenants,
-      (tenant) => lib.unlockTenant(lib.targetOf(ctx, tenant)),
+      async (tenant) => {
+        const result = await lib.unlockTenant(lib.targetOf(ctx, tenant));
+        await (await ctx.registry()).clearLockHolder(tenant.id);
+        return result;
+      },
       {
         verb: 'unlock',
-        concurrency: this.flags.concurrency,
-        bail: this.flags.bail,
         detail: (value) => (value.wasLocked ? 'lock freed' : 'was not locked'),
       },
     );
-    return {
-      tenants: results.map((result, index) => ({
-        ...rows[index]!,
-        wasLocked: result.value?.wasLocked ?? false,
-      })),
-      totals,
-    };
+    return fleetJson(outcome.results, (result) => ({ wasLocked: result.value?.wasLocked ?? false }), {
+      interrupted: outcome.interrupted,
+    });
   }
 }

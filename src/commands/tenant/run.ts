@@ -1,20 +1,17 @@
 import { Args } from '@oclif/core';
-import { BaseCommand } from '../../lib/ui/base-command.js';
+import type { FleetJson, FleetTenantJson, LegacyResultJson } from '../../lib/fleet/index.js';
+import { FleetCommand } from '../../lib/ui/fleet-command.js';
 import { fleetFlags } from '../../lib/ui/flags.js';
 
-interface TenantRunJson {
-  command: string[];
-  results: Array<{
-    tenant: string;
-    status: string;
-    durationMs: number;
-    error?: string;
-    output?: Array<{ stream: 'stdout' | 'stderr'; line: string }>;
-  }>;
-  totals: { total: number; ok: number; failed: number; skipped: number };
-}
+type OutputLine = { stream: 'stdout' | 'stderr'; line: string };
 
-export default class TenantRun extends BaseCommand<typeof TenantRun> {
+type TenantRunJson = FleetJson<FleetTenantJson & { output: OutputLine[] }> & {
+  command: string[];
+  /** 0.1 shape, kept until 0.3 (docs/json.md). */
+  results: Array<LegacyResultJson<never> & { output: OutputLine[] }>;
+};
+
+export default class TenantRun extends FleetCommand<typeof TenantRun> {
   static summary = "Run a command once per selected tenant, with that tenant's database in its environment";
   static description = `Arguments after -- are passed exactly as given (no shell). Each run sees AFTY_TENANT_ID, AFTY_TENANT_DATABASE, AFTY_TENANT_SERVER and DATABASE_URL (with the tenant's own credentials). Output lines are prefixed with the tenant id. Exits 1 if the command failed for any tenant.`;
   static examples = [
@@ -31,7 +28,7 @@ export default class TenantRun extends BaseCommand<typeof TenantRun> {
   static flags = { ...fleetFlags };
 
   async run(): Promise<TenantRunJson> {
-    const [{ runFleet, fleetTotals, fleetResultJson }, { runTenantCommand }] = await Promise.all([
+    const [{ fleetJson, legacyResults }, { runTenantCommand }] = await Promise.all([
       import('../../lib/fleet/index.js'),
       import('../../lib/tenants/run.js'),
     ]);
@@ -52,37 +49,30 @@ export default class TenantRun extends BaseCommand<typeof TenantRun> {
     const tenants = await this.selectTenants(this.flags);
     const ctx = await this.context();
     const json = this.jsonEnabled();
-    const width = Math.max(0, ...tenants.map((tenant) => tenant.id.length));
-    const output = new Map<string, Array<{ stream: 'stdout' | 'stderr'; line: string }>>();
-
-    const results = await runFleet(
+    const output = new Map<string, OutputLine[]>();
+    const outcome = await this.runOnFleet(
       tenants,
-      (tenant) =>
-        runTenantCommand(ctx, tenant, command!, args, (stream, line) => {
-          if (json) {
+      (tenant, progress) =>
+        progress.step(command!, () =>
+          runTenantCommand(ctx, tenant, command!, args, (stream, line) => {
+            if (!json) return progress.output(stream, line);
             const lines = output.get(tenant.id) ?? [];
             lines.push({ stream, line });
             output.set(tenant.id, lines);
-            return;
-          }
-          const prefixed = `[${tenant.id.padEnd(width)}] ${line}\n`;
-          (stream === 'stdout' ? process.stdout : process.stderr).write(prefixed);
-        }),
-      { concurrency: await this.concurrency(this.flags.concurrency), bail: this.flags.bail },
+          }),
+        ),
+      { verb: `run ${command}` },
     );
-    const totals = fleetTotals(results);
-    if (!json) {
-      const { renderFleetSummary } = await import('../../lib/ui/fleet.js');
-      this.log(await renderFleetSummary(results));
-    }
-    if (totals.failed > 0) process.exitCode = 1;
+    const outputOf = (tenant: string) => output.get(tenant) ?? [];
     return {
       command: [command!, ...args],
-      results: results.map((result) => {
-        const { value: _value, ...rest } = fleetResultJson(result);
-        return { ...rest, output: output.get(result.tenant) ?? [] };
+      ...fleetJson(outcome.results, (result) => ({ output: outputOf(result.tenant) }), {
+        interrupted: outcome.interrupted,
       }),
-      totals,
+      results: legacyResults<unknown, never>(outcome.results, () => undefined).map((row) => ({
+        ...row,
+        output: outputOf(row.tenant),
+      })),
     };
   }
 }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { MysqlConnection } from '../config/index.js';
 import { OperationError, ServiceError, isConnectionError } from '../errors.js';
 import type { MysqlServer } from '../servers/index.js';
-import { driverMessage } from '../servers/knex.js';
+import { startChild } from '../children.js';
+import { driverMessage, probeMysql, serverKey } from '../servers/knex.js';
 import { runSteps } from '../tenants/saga.js';
 import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
 import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
@@ -215,7 +216,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
 
   return {
     async dump(database, temporaryPath, compress): Promise<DumpResult> {
-      const [tool, { execa }] = await Promise.all([findTool(DUMP_TOOLS), import('execa')]);
+      const tool = await findTool(DUMP_TOOLS);
       const facts = await withDatabase(server, database, async (db) => ({
         serverVersion: await databaseVersion(db, 'mysql'),
         tables: await describeTables(db, 'mysql', false),
@@ -223,8 +224,9 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
       })).catch((error: unknown) => {
         throw readFailure(error, database, server);
       });
-      const written = await withOptionFile(connectionOf(database), async (optionFile) => {
-        const child = execa(
+      const connection = connectionOf(database);
+      const written = await withOptionFile(connection, async (optionFile) => {
+        const { child, progress, killedBecause } = await startChild(
           tool,
           [
             // Must come first: the option file carries host, user and password.
@@ -237,14 +239,19 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             database,
           ],
           { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } },
+          { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
         );
         const [writing, dumping] = await Promise.allSettled([
-          writeArchiveStream(child.stdout, temporaryPath, compress).catch((error: unknown) => {
-            child.kill();
-            throw error;
-          }),
+          writeArchiveStream(child.stdout!.pipe(progress()), temporaryPath, compress).catch(
+            (error: unknown) => {
+              child.kill();
+              throw error;
+            },
+          ),
           child,
         ]);
+        const killed = killedBecause();
+        if (killed) throw killed;
         // A failed write (disk full) explains the dump's broken pipe, so it is reported first.
         if (writing.status === 'rejected') throw writing.reason;
         if (dumping.status === 'rejected') throw toolError(tool, dumping.reason, database);
@@ -254,11 +261,12 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
     },
 
     async load(entry: BackupEntry, scratch: string) {
-      const [tool, { execa }] = await Promise.all([findTool(LOAD_TOOLS), import('execa')]);
+      const tool = await findTool(LOAD_TOOLS);
       const { pipeline } = await import('node:stream/promises');
       await server.createDatabase(scratch);
-      await withOptionFile(connectionOf(scratch), async (optionFile) => {
-        const child = execa(
+      const connection = connectionOf(scratch);
+      await withOptionFile(connection, async (optionFile) => {
+        const { child, progress, killedBecause } = await startChild(
           tool,
           [
             `--defaults-extra-file=${optionFile}`,
@@ -267,11 +275,14 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             scratch,
           ],
           { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' },
+          { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
         );
         const [feeding, loading] = await Promise.allSettled([
-          (async () => pipeline(await openArchive(entry), child.stdin))(),
+          (async () => pipeline(await openArchive(entry), progress(), child.stdin!))(),
           child,
         ]);
+        const killed = killedBecause();
+        if (killed) throw killed;
         if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch);
         if (feeding.status === 'rejected') {
           throw new OperationError(

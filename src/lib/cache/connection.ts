@@ -2,6 +2,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { AftyConfig } from '../config/index.js';
 import { redactUrl } from '../config/urls.js';
 import { ConfigError, ServiceError } from '../errors.js';
+import { queryTimeout } from '../servers/watchdog.js';
 import type { RedisClient } from './redis-store.js';
 
 export const DEFAULT_REDIS_TIMEOUT_MS = 2000;
@@ -38,6 +39,7 @@ export async function connectRedisCluster(
   options: ClusterOptions = {},
 ): Promise<Cluster> {
   const { Cluster } = await import('ioredis');
+  const { redisOptions, ...clusterOptions } = options;
   const seed = new URL(url);
   if (!['', '/', '/0'].includes(seed.pathname)) {
     throw new ConfigError(`cache.url ${redactUrl(url)} names database ${seed.pathname.slice(1)}`, {
@@ -55,8 +57,9 @@ export async function connectRedisCluster(
       connectTimeout: timeoutMs,
       maxRetriesPerRequest: 1,
       tls: seed.protocol === 'rediss:' ? {} : undefined,
+      ...redisOptions,
     },
-    ...options,
+    ...clusterOptions,
   });
   await failFast(cluster, url, timeoutMs);
   return cluster;
@@ -101,8 +104,14 @@ async function failFast(
 export async function connectCache(cache: AftyConfig['cache']): Promise<RedisClient> {
   if (!cache.url)
     throw new ConfigError('no Redis is configured', { hint: 'set cache.url or AFTY_REDIS_URL' });
-  if (cache.cluster) return connectRedisCluster(cache.url, cache.connectTimeoutMs);
-  const client = await connectRedis(cache.url, cache.connectTimeoutMs);
+  // A frozen Redis fails each command after timeouts.queryMs instead of hanging the run.
+  const commandTimeout = queryTimeout();
+  if (cache.cluster) {
+    return connectRedisCluster(cache.url, cache.connectTimeoutMs, {
+      redisOptions: { commandTimeout },
+    });
+  }
+  const client = await connectRedis(cache.url, cache.connectTimeoutMs, { commandTimeout });
   if (/cluster_enabled:1/.test(await client.info('cluster'))) {
     client.disconnect();
     throw new ConfigError(`Redis at ${redactUrl(cache.url)} is a cluster node`, {

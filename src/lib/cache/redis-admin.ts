@@ -85,26 +85,27 @@ class TenantTally {
   }
 }
 
+/** Each tenant's usage, once its keys are counted. */
+export interface TenantUsageScan {
+  of(tenant: string): Promise<TenantCacheUsage>;
+}
+
 /**
- * Per tenant: values, tag sets and memory. Standalone: one SCAN over every tenant's keys (not one
- * per tenant), bucketed by the tenant id inside the hash tag. Cluster: each tenant's slot.
+ * Per tenant: values, tag sets and memory. Standalone: one SCAN over every tenant's keys up
+ * front (not one per tenant), bucketed by the tenant id inside the hash tag; each tenant's
+ * memory is then measured when asked. Cluster: each tenant's slot, when asked.
  */
-export async function redisTenantUsage(
+export async function scanTenantUsage(
   client: RedisClient,
   prefix: string,
   tenants: string[],
   options: UsageOptions,
-): Promise<TenantCacheUsage[]> {
+): Promise<TenantUsageScan> {
   const tallies = new Map(
     tenants.map((id) => [id, new TenantTally(new TenantKeyspace(prefix, id), options.samples)]),
   );
-  if (isCluster(client)) {
-    for (const tally of tallies.values()) {
-      await new RedisTenantCache(client, tally.keyspace.tenant, prefix).eachKey(async (keys) => {
-        for (const key of keys) tally.add(key);
-      });
-    }
-  } else {
+  const cluster = isCluster(client);
+  if (!cluster && tenants.length > 0) {
     const only = tenants.length === 1 ? tallies.get(tenants[0]!)! : undefined;
     const match = only ? only.keyspace.match() : `${escapeGlob(prefix)}t:{*`;
     let cursor = '0';
@@ -117,23 +118,43 @@ export async function redisTenantUsage(
       }
     } while (cursor !== '0');
   }
+  return {
+    async of(tenant) {
+      const tally =
+        tallies.get(tenant) ?? new TenantTally(new TenantKeyspace(prefix, tenant), options.samples);
+      if (cluster) {
+        await new RedisTenantCache(client, tenant, prefix).eachKey(async (keys) => {
+          for (const key of keys) tally.add(key);
+        });
+      }
+      const sizes = await memoryUsage(client, tally.sample);
+      const measured = sizes.reduce((sum, size) => sum + size, 0);
+      const estimated = tally.sample.length < tally.seen;
+      return {
+        tenant,
+        keys: tally.values,
+        tags: tally.tags,
+        bytes:
+          estimated && tally.sample.length
+            ? Math.round((measured / tally.sample.length) * tally.seen)
+            : measured,
+        sampled: tally.sample.length,
+        estimated,
+      };
+    },
+  };
+}
+
+/** Every tenant's usage (see scanTenantUsage), in the order given. */
+export async function redisTenantUsage(
+  client: RedisClient,
+  prefix: string,
+  tenants: string[],
+  options: UsageOptions,
+): Promise<TenantCacheUsage[]> {
+  const scan = await scanTenantUsage(client, prefix, tenants, options);
   const usage: TenantCacheUsage[] = [];
-  for (const tally of tallies.values()) {
-    const sizes = await memoryUsage(client, tally.sample);
-    const measured = sizes.reduce((sum, size) => sum + size, 0);
-    const estimated = tally.sample.length < tally.seen;
-    usage.push({
-      tenant: tally.keyspace.tenant,
-      keys: tally.values,
-      tags: tally.tags,
-      bytes:
-        estimated && tally.sample.length
-          ? Math.round((measured / tally.sample.length) * tally.seen)
-          : measured,
-      sampled: tally.sample.length,
-      estimated,
-    });
-  }
+  for (const tenant of tenants) usage.push(await scan.of(tenant));
   return usage;
 }
 

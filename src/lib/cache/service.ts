@@ -1,7 +1,7 @@
 import type { AftyContext } from '../context.js';
 import type { TenantRecord } from '../registry/index.js';
 import { DatabaseTenantCache } from './database-store.js';
-import { redisTenantUsage } from './redis-admin.js';
+import { redisTenantUsage, scanTenantUsage } from './redis-admin.js';
 import { RedisTenantCache, type RedisClient } from './redis-store.js';
 import type { CacheClearOptions, TenantCache, TenantCacheUsage } from './types.js';
 
@@ -16,6 +16,14 @@ export interface CacheService {
   withTenant<T>(tenant: TenantRecord, work: (cache: TenantCache) => Promise<T>): Promise<T>;
   /** Values, tags and bytes per tenant (`samples` = 0 counts without measuring memory). */
   usage(tenants: TenantRecord[], samples: number): Promise<TenantCacheUsage[]>;
+  /**
+   * The same, one tenant at a time (for a fleet run): what can be read for all tenants at once
+   * (a standalone Redis's one SCAN) is read first.
+   */
+  usageScan(
+    tenants: TenantRecord[],
+    samples: number,
+  ): Promise<{ of(tenant: TenantRecord): Promise<TenantCacheUsage> }>;
   close(): Promise<void>;
 }
 
@@ -40,6 +48,15 @@ export async function openCacheService(ctx: AftyContext): Promise<CacheService> 
           tenants.map((tenant) => tenant.id),
           { samples },
         ),
+      async usageScan(tenants, samples) {
+        const scan = await scanTenantUsage(
+          client,
+          cache.prefix,
+          tenants.map((tenant) => tenant.id),
+          { samples },
+        );
+        return { of: (tenant) => scan.of(tenant.id) };
+      },
       async close() {
         client.disconnect();
       },
@@ -65,6 +82,9 @@ export async function openCacheService(ctx: AftyContext): Promise<CacheService> 
       const usage: TenantCacheUsage[] = [];
       for (const tenant of tenants) usage.push(await withDatabase(tenant, (cache) => cache.usage()));
       return usage;
+    },
+    async usageScan() {
+      return { of: (tenant) => withDatabase(tenant, (cache) => cache.usage()) };
     },
     async close() {},
   };

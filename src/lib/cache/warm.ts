@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import pLimit from 'p-limit';
 import type { Registry, TenantRecord } from '../registry/index.js';
 import { centralDomainsKey, centralTenantKey, escapeGlob } from './keyspace.js';
 import { masters } from './redis-admin.js';
@@ -13,7 +12,6 @@ export interface WarmOptions {
 export interface WarmResult {
   domainsKey: string;
   domains: number;
-  tenants: number;
   /** Metadata hashes of tenants no longer in the registry, removed. */
   removed: number;
   ttl: number | null;
@@ -64,17 +62,14 @@ export async function replaceHash(
   }
 }
 
-/**
- * Builds the central domain → tenant hash and every tenant's metadata hash from the registry,
- * and removes metadata hashes of tenants that no longer exist.
- */
-export async function warmCache(
+/** Builds the central domain → tenant hash from the registry; returns its key and size. */
+export async function warmDomains(
   client: RedisClient,
   prefix: string,
   registry: Registry,
   options: WarmOptions = {},
-): Promise<WarmResult> {
-  const [tenants, domains] = await Promise.all([registry.listTenants({}), registry.listDomains()]);
+): Promise<{ domainsKey: string; domains: number }> {
+  const domains = await registry.listDomains();
   const domainsKey = centralDomainsKey(prefix);
   await replaceHash(
     client,
@@ -82,19 +77,21 @@ export async function warmCache(
     Object.fromEntries(domains.map((domain) => [domain.domain, domain.tenantId])),
     options.ttl,
   );
-  const limit = pLimit(8);
-  await Promise.all(
-    tenants.map((tenant) =>
-      limit(() =>
-        replaceHash(client, centralTenantKey(prefix, tenant.id), tenantMetadata(tenant), options.ttl),
-      ),
-    ),
-  );
-  const removed = await removeStaleMetadata(client, prefix, new Set(tenants.map((tenant) => tenant.id)));
-  return { domainsKey, domains: domains.length, tenants: tenants.length, removed, ttl: options.ttl ?? null };
+  return { domainsKey, domains: domains.length };
 }
 
-async function removeStaleMetadata(
+/** Builds one tenant's metadata hash. */
+export async function warmTenant(
+  client: RedisClient,
+  prefix: string,
+  tenant: TenantRecord,
+  options: WarmOptions = {},
+): Promise<void> {
+  await replaceHash(client, centralTenantKey(prefix, tenant.id), tenantMetadata(tenant), options.ttl);
+}
+
+/** Removes metadata hashes of tenants not in `current`; returns how many. */
+export async function removeStaleMetadata(
   client: RedisClient,
   prefix: string,
   current: Set<string>,

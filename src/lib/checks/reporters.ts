@@ -27,7 +27,7 @@ function summaryLine(report: CheckReport): string {
     summary.fail ? color.red(`${summary.fail} failed`) : `${summary.fail} failed`,
     `${summary.skip} skipped`,
   ];
-  return `${parts.join(', ')} (${summary.total} checks, ${report.tenants} tenant${report.tenants === 1 ? '' : 's'}, ${formatDuration(summary.durationMs)})`;
+  return `${parts.join(', ')} (${summary.total} checks, ${report.totals.tenants} tenant${report.totals.tenants === 1 ? '' : 's'}, ${formatDuration(summary.durationMs)})`;
 }
 
 /** Grouped by category: ✓ / ! / ✗ / - with the one-line message, and the remedy under warnings and failures. */

@@ -9,7 +9,17 @@ import {
   tenantErrorMessage,
   type ExitCodeValue,
 } from '../errors.js';
-import { selectTenants, type FleetSelection } from '../fleet/index.js';
+import {
+  fleetTotals,
+  runFleet,
+  selectTenants,
+  tenantJson,
+  type FleetOutcome,
+  type FleetResult,
+  type FleetSelection,
+  type TenantWork,
+} from '../fleet/index.js';
+import { currentScope } from '../work-scope.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
 import { errorCode, forTenant } from './probes.js';
 import type {
@@ -20,6 +30,7 @@ import type {
   CheckReport,
   CheckResult,
   CheckSummary,
+  TenantCheck,
 } from './types.js';
 
 export interface CheckContextInit {
@@ -70,6 +81,12 @@ export function createCheckContext(init: CheckContextInit): OwnedCheckContext {
   };
 }
 
+/** Runs per-tenant work on the fleet engine: the command's, with its progress view and interrupts. */
+export type TenantRunner = <R>(
+  tenants: readonly TenantRecord[],
+  work: TenantWork<TenantRecord, R>,
+) => Promise<FleetOutcome<R>>;
+
 export interface RunChecksOptions {
   concurrency: number;
   /** Stop after the first failure; what did not run is reported as skipped. */
@@ -77,6 +94,8 @@ export interface RunChecksOptions {
   /** diagnose --fix: repair failing or warning findings that have a safe fix, then check again. */
   fix?: boolean;
   onResult?(result: CheckResult): void;
+  /** Default: the engine with `concurrency` and `bail`, no view. */
+  runTenants?: TenantRunner;
 }
 
 type Subject = { tenant?: TenantRecord; server?: string };
@@ -174,67 +193,161 @@ function skipped(check: Check, subject: Subject, message: string): CheckResult {
   return toResult(check, subject, { status: 'skip', message }, 0);
 }
 
+const BAIL_MESSAGE = 'not run: an earlier check failed (--bail)';
+
+/** A tenant whose checks failed under --bail: the engine starts no other tenant. */
+class ChecksFailedError extends Error {
+  constructor(readonly results: CheckResult[]) {
+    super(`${results.filter((result) => result.status === 'fail').length} check(s) failed`);
+  }
+}
+
+/** Splits the checks into runs: consecutive per-tenant checks go to the engine together. */
+function segments(checks: Check[]): Array<{ tenant: TenantCheck[] } | { other: Check }> {
+  const parts: Array<{ tenant: TenantCheck[] } | { other: Check }> = [];
+  for (const check of checks) {
+    const last = parts.at(-1);
+    if (check.scope === 'tenant' && last && 'tenant' in last) last.tenant.push(check);
+    else parts.push(check.scope === 'tenant' ? { tenant: [check] } : { other: check });
+  }
+  return parts;
+}
+
+export interface ChecksOutcome {
+  results: CheckResult[];
+  /** Per tenant, for the one fleet --json contract: how its checks went. */
+  fleet: Array<FleetResult<CheckResult[]>>;
+  interrupted?: NodeJS.Signals;
+}
+
 /**
- * Runs checks in order; per-tenant checks run for every selected tenant with bounded
- * concurrency, server checks for every configured server. Never throws for a failing check:
- * failures are results.
+ * Runs checks in order. Global checks run once, server checks for every configured server, and
+ * each stretch of per-tenant checks on the fleet engine: a tenant runs them one after another
+ * (its steps), tenants run concurrently. Never throws for a failing check: failures are results.
  */
-export async function runChecks(
+export async function runChecksOnFleet(
   checks: Check[],
   ctx: CheckContext,
   options: RunChecksOptions,
-): Promise<CheckResult[]> {
+): Promise<ChecksOutcome> {
   const results: CheckResult[] = [];
+  const fleet = new Map<string, FleetResult<CheckResult[]>>();
   let bailed = false;
+  let interrupted: NodeJS.Signals | undefined;
   const record = (result: CheckResult) => {
     if (options.bail && result.status === 'fail') bailed = true;
     results.push(result);
     options.onResult?.(result);
   };
-  const bailMessage = 'not run: an earlier check failed (--bail)';
-  const limit = pLimit(options.concurrency);
+  const runTenants: TenantRunner =
+    options.runTenants ??
+    ((tenants, work) => runFleet(tenants, work, { concurrency: options.concurrency, bail: options.bail }));
 
-  for (const check of checks) {
-    if (bailed) {
-      record(skipped(check, {}, bailMessage));
+  for (const part of segments(checks)) {
+    if ('other' in part) {
+      const check = part.other;
+      if (bailed || interrupted) {
+        record(skipped(check, {}, interrupted ? `not run: interrupted by ${interrupted}` : BAIL_MESSAGE));
+      } else if (check.scope === 'global') {
+        record(await evaluate(check, ctx, {}, Boolean(options.fix)));
+      } else {
+        const limit = pLimit(options.concurrency);
+        const servers = ctx.afty.servers.names.map((server) => ({ server }));
+        for (const result of await Promise.all(
+          servers.map((subject) => limit(() => evaluate(check, ctx, subject, Boolean(options.fix)))),
+        ))
+          record(result);
+      }
       continue;
     }
-    if (check.scope === 'global') {
-      record(await evaluate(check, ctx, {}, Boolean(options.fix)));
-      continue;
-    }
-    let subjects: Subject[];
+    let tenants: TenantRecord[];
     try {
-      subjects =
-        check.scope === 'server'
-          ? ctx.afty.servers.names.map((server) => ({ server }))
-          : (await ctx.selected()).map((tenant) => ({ tenant }));
+      tenants = await ctx.selected();
     } catch (error) {
-      record(toResult(check, {}, failureOf(error), 0));
+      for (const check of part.tenant) record(toResult(check, {}, failureOf(error), 0));
       continue;
     }
-    if (subjects.length === 0) {
-      record(skipped(check, {}, 'no tenants selected'));
+    if (tenants.length === 0) {
+      for (const check of part.tenant) record(skipped(check, {}, 'no tenants selected'));
       continue;
     }
-    const settled = await Promise.all(
-      subjects.map((subject) =>
-        limit(async () => {
-          if (bailed) return skipped(check, subject, bailMessage);
-          const result = await evaluate(check, ctx, subject, Boolean(options.fix));
-          if (options.bail && result.status === 'fail') bailed = true;
-          return result;
-        }),
-      ),
-    );
-    for (const result of settled) record(result);
+    const byTenant = new Map<string, CheckResult[]>();
+    if (!bailed && !interrupted) {
+      const outcome = await runTenants(tenants, async (tenant, progress) => {
+        progress.plan(part.tenant.map((check) => check.id));
+        const done: CheckResult[] = [];
+        byTenant.set(tenant.id, done);
+        for (const check of part.tenant) {
+          const stopped = currentScope()?.stop.aborted;
+          if (stopped || (options.bail && (bailed || done.some((result) => result.status === 'fail')))) {
+            done.push(skipped(check, { tenant }, stopped ? 'not run: interrupted' : BAIL_MESSAGE));
+            continue;
+          }
+          done.push(
+            await progress.step(check.id, () => evaluate(check, ctx, { tenant }, Boolean(options.fix))),
+          );
+        }
+        if (options.bail && done.some((result) => result.status === 'fail')) {
+          bailed = true;
+          throw new ChecksFailedError(done);
+        }
+        return done;
+      });
+      interrupted ??= outcome.interrupted;
+      for (const result of outcome.results) {
+        const earlier = fleet.get(result.tenant);
+        const checksOfTenant = byTenant.get(result.tenant) ?? [];
+        fleet.set(result.tenant, {
+          ...result,
+          durationMs: result.durationMs + (earlier?.durationMs ?? 0),
+          value: [...(earlier?.value ?? []), ...checksOfTenant],
+          status: earlier && earlier.status !== 'ok' ? earlier.status : result.status,
+        });
+      }
+    }
+    // In check order, each check's tenants in the order they were selected.
+    for (const check of part.tenant) {
+      for (const tenant of tenants) {
+        const result = byTenant.get(tenant.id)?.find((entry) => entry.id === check.id);
+        record(
+          result ??
+            skipped(check, { tenant }, interrupted ? `not run: interrupted by ${interrupted}` : BAIL_MESSAGE),
+        );
+      }
+    }
   }
-  return results;
+  return { results, fleet: [...fleet.values()], interrupted };
+}
+
+/** runChecksOnFleet's results alone. */
+export async function runChecks(
+  checks: Check[],
+  ctx: CheckContext,
+  options: RunChecksOptions,
+): Promise<CheckResult[]> {
+  return (await runChecksOnFleet(checks, ctx, options)).results;
 }
 
 export interface CheckSessionOptions extends CheckContextInit, RunChecksOptions {
   command: CheckReport['command'];
   checks: Check[];
+}
+
+/**
+ * A tenant's row in the one fleet --json contract: failed when any of its checks failed (the
+ * first failure is its error and step), else how the engine ended it (ok, skipped, interrupted).
+ */
+function tenantRow(result: FleetResult<CheckResult[]>): CheckReport['tenants'][number] {
+  const checks = result.value ?? [];
+  const count = (status: CheckResult['status']) => checks.filter((check) => check.status === status).length;
+  const failed = checks.find((check) => check.status === 'fail');
+  const row = tenantJson(
+    failed ? { ...result, status: 'failed', error: failed.message, step: failed.id } : result,
+  );
+  return {
+    ...row,
+    checks: { pass: count('pass'), warn: count('warn'), fail: count('fail'), skip: count('skip') },
+  };
 }
 
 /** Runs the checks in a fresh context and returns the whole report; the context is always closed. */
@@ -243,16 +356,16 @@ export async function runCheckSession(session: CheckSessionOptions): Promise<Che
   const started = performance.now();
   const ctx = createCheckContext(session);
   try {
-    const results = await runChecks(session.checks, ctx, session);
-    const tenants = await ctx.selected().then(
-      (selected) => selected.length,
-      () => 0,
-    );
+    const { results, fleet, interrupted } = await runChecksOnFleet(session.checks, ctx, session);
+    const tenants = fleet.map(tenantRow);
+    const totals = fleetTotals(tenants.map((row) => ({ ...row, server: '' }) as FleetResult<unknown>));
     return {
       command: session.command,
       startedAt,
       categories: [...new Set(session.checks.map((check) => check.category))],
       tenants,
+      totals: { ...totals, total: totals.tenants },
+      interrupted: interrupted ?? null,
       summary: summarize(results, performance.now() - started),
       results,
     };

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../cache/index.js';
 import type { AftyContext } from '../context.js';
+import type { FleetTenantJson, FleetTotals } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 
@@ -138,7 +139,11 @@ export interface CheckReport {
   command: 'test' | 'diagnose';
   startedAt: string;
   categories: CheckCategory[];
-  tenants: number;
+  /** Per tenant, the one fleet --json row (see docs/json.md) with its check counts. */
+  tenants: Array<FleetTenantJson & { checks: Record<'pass' | 'warn' | 'fail' | 'skip', number> }>;
+  totals: FleetTotals & { total: number };
+  /** The signal that interrupted the run, or null. */
+  interrupted: NodeJS.Signals | null;
   summary: CheckSummary;
   results: CheckResult[];
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { parseDurationSeconds } from '../validation/index.js';
 import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
 import { parseDatabaseSpec, type DatabaseLocation } from './urls.js';
 
@@ -26,6 +27,8 @@ export const CONFIG_FILE_NAMES = [
 export interface ServerConfig {
   name: string;
   location: DatabaseLocation;
+  /** The most tenants a fleet run works on at once on this server. */
+  concurrency?: number;
 }
 
 export interface AftyConfig {
@@ -42,6 +45,11 @@ export interface AftyConfig {
   cache: { url?: string; prefix: string; connectTimeoutMs: number; cluster: boolean };
   backup: { directory: string; keep: number; maxAgeDays: number };
   concurrency: number;
+  /**
+   * `tenantMs`: how long one tenant's part of a fleet run may take (none: no limit). `queryMs`:
+   * how long a statement or dump may wait for its server before afty checks the server is alive.
+   */
+  timeouts: { tenantMs?: number; queryMs: number };
   /** afty test limits set in the file (defaults live with the checks). */
   checks: { sample?: number; maxLatencyMs?: number; maxConnectMs?: number; maxErrorRate?: number };
   /** Key for stored tenant credentials (AFTY_SECRET). Never printed. */
@@ -124,6 +132,16 @@ function unknownKeyWarnings(data: Record<string, unknown>, file: string): string
   return warnings;
 }
 
+/** A duration from the config: seconds as a number, or a string like 90s, 10m, 2h. */
+function parseDuration(value: string | number, source: string): number {
+  if (typeof value === 'number') return value * 1000;
+  try {
+    return parseDurationSeconds(value, source) * 1000;
+  } catch (error) {
+    throw new ConfigError((error as Error).message.replace(/^invalid /, ''));
+  }
+}
+
 function parseConcurrency(value: string, source: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1 || number > 256) {
@@ -167,14 +185,16 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
 
   const serverSpecs = { ...(data.servers ?? { default: 'sqlite:.afty/tenants' }) };
   if (env.AFTY_SERVER_URL) serverSpecs.default = env.AFTY_SERVER_URL;
-  const servers = Object.entries(serverSpecs).map(([name, spec]) => ({
-    name,
-    location: parseDatabaseSpec(
-      spec,
+  const servers = Object.entries(serverSpecs).map(([name, spec]): ServerConfig => {
+    const key = name === 'default' && env.AFTY_SERVER_URL ? 'AFTY_SERVER_URL' : `${label}: servers.${name}`;
+    const location = parseDatabaseSpec(
+      typeof spec === 'object' && 'url' in spec ? spec.url : spec,
       baseDir,
-      name === 'default' && env.AFTY_SERVER_URL ? 'AFTY_SERVER_URL' : `${label}: servers.${name}`,
-    ),
-  }));
+      key,
+    );
+    const concurrency = typeof spec === 'object' && 'concurrency' in spec ? spec.concurrency : undefined;
+    return concurrency === undefined ? { name, location } : { name, location, concurrency };
+  });
 
   const redisUrl = env.AFTY_REDIS_URL || data.cache?.url;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
@@ -212,6 +232,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
     concurrency: env.AFTY_CONCURRENCY
       ? parseConcurrency(env.AFTY_CONCURRENCY, 'AFTY_CONCURRENCY')
       : (data.concurrency ?? DEFAULT_CONCURRENCY),
+    timeouts: {
+      tenantMs:
+        data.timeouts?.tenant === undefined
+          ? undefined
+          : parseDuration(data.timeouts.tenant, `${label}: timeouts.tenant`),
+      queryMs: data.timeouts?.queryMs ?? 60_000,
+    },
     checks: {
       sample: data.checks?.sample,
       maxLatencyMs: data.checks?.maxLatencyMs,

@@ -5,6 +5,17 @@ const connectionSpec = z.union([
   z.object({ client: z.string(), connection: z.union([z.string(), z.record(z.string(), z.unknown())]) }),
 ]);
 
+/** A server: its URL or knex connection, optionally with the most tenants worked on at once there. */
+const serverSpec = z.union([
+  connectionSpec,
+  z.object({ url: z.string().min(1), concurrency: z.number().int().min(1).max(256).optional() }),
+  z.object({
+    client: z.string(),
+    connection: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    concurrency: z.number().int().min(1).max(256).optional(),
+  }),
+]);
+
 const relativePath = z.string().min(1);
 
 /**
@@ -14,7 +25,7 @@ const relativePath = z.string().min(1);
 export const configFileSchema = z.looseObject({
   central: connectionSpec.optional(),
   servers: z
-    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'server names use a-z, 0-9, _ or -'), connectionSpec)
+    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'server names use a-z, 0-9, _ or -'), serverSpec)
     .optional(),
   tenancy: z
     .looseObject({
@@ -52,6 +63,13 @@ export const configFileSchema = z.looseObject({
     })
     .optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
+  /** Per-tenant limit of fleet runs (a duration: 90s, 10m, 2h) and the wait that makes afty check a server. */
+  timeouts: z
+    .looseObject({
+      tenant: z.union([z.string().min(1), z.number().int().min(1)]).optional(),
+      queryMs: z.number().int().min(100).max(86_400_000).optional(),
+    })
+    .optional(),
   /** afty test limits; flags win. maxErrorRate is a percentage. */
   checks: z
     .looseObject({
@@ -77,8 +95,10 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
     'cache',
     'backup',
     'concurrency',
+    'timeouts',
     'checks',
   ],
+  timeouts: ['tenant', 'queryMs'],
   tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
   migrations: ['directory', 'snapshot'],
   seeds: ['directory'],

@@ -101,12 +101,16 @@ async function createTablesHoldingLock(db: Knex): Promise<boolean> {
 
 /** A tenant whose migration lock another run holds (or a crashed run left behind). */
 export class MigrationLockedError extends OperationError {
-  readonly locked = true;
+  /** A fleet run reports this tenant as `locked`, not as a generic failure. */
+  readonly fleetStatus = 'locked' as const;
 
-  constructor(tenant: string) {
-    super('migration lock is held by another run', {
+  /** `holder`: what is known of who holds it, and whether it looks stale (see lockDiagnosis). */
+  constructor(tenant: string, holder?: { text: string; stale: boolean }) {
+    super(`migration lock is held${holder ? ` ${holder.text}` : ' by another run'}`, {
       tenant,
-      hint: `wait for it to finish; if no run is active, free it with afty db unlock -t ${tenant}`,
+      hint: holder?.stale
+        ? `it looks stale: free it with afty db unlock -t ${tenant}`
+        : `wait for it to finish; if no run is active, free it with afty db unlock -t ${tenant}`,
     });
   }
 }

@@ -1,12 +1,13 @@
+import os from 'node:os';
 import type { AftyContext } from '../context.js';
+import { MigrationLockedError } from './bookkeeping.js';
 import { InputError } from '../errors.js';
-import type { FleetResult } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import { tenantLocation, type Step } from '../tenants/index.js';
-import { MigrationLockedError } from './bookkeeping.js';
 import {
-  MigrationFailedError,
+  appliedBefore,
   migrateTenant,
+  type LockHolderHooks,
   type MigrateOptions,
   type MigrateResult,
   type MigrationTarget,
@@ -19,6 +20,9 @@ import { TenantMigrationSource } from './source.js';
 export { MigrationLockedError } from './bookkeeping.js';
 export {
   MigrationFailedError,
+  MigrationsInterruptedError,
+  InitialBatchRefusedError,
+  appliedBefore,
   dropAllRelations,
   migrateTenant,
   rollbackTenant,
@@ -66,6 +70,66 @@ export async function markMigrated(ctx: AftyContext, tenantId: string): Promise<
   await (await ctx.registry()).updateTenant(tenantId, { lastMigratedAt: new Date() });
 }
 
+/** Records in the registry which afty process holds the tenant's migration lock, while it does. */
+export function lockHolderOf(ctx: AftyContext, tenant: TenantRecord): LockHolderHooks {
+  return {
+    acquired: async () =>
+      (await ctx.registry()).recordLockHolder(tenant.id, { host: os.hostname(), pid: process.pid }),
+    released: async () => (await ctx.registry()).clearLockHolder(tenant.id),
+  };
+}
+
+/**
+ * What is known of who holds a tenant's lock: the afty process recorded taking it (with its age)
+ * and whether that process is gone — then the lock was left by a killed run or a crash.
+ */
+export async function lockDiagnosis(
+  ctx: AftyContext,
+  tenant: string,
+  now = Date.now(),
+): Promise<{ text: string; stale: boolean }> {
+  const holder = await (await ctx.registry()).lockHolder(tenant).catch(() => undefined);
+  if (!holder) {
+    return {
+      text: 'by a run afty did not record (plain knex, or an afty run killed as it took the lock)',
+      stale: false,
+    };
+  }
+  const age = Math.max(0, Math.round((now - Date.parse(holder.acquiredAt)) / 1000));
+  const since = `since ${holder.acquiredAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (${formatAge(age)})`;
+  if (holder.host !== os.hostname()) {
+    return { text: `${since} by afty pid ${holder.pid} on host ${holder.host}`, stale: false };
+  }
+  const alive = (() => {
+    try {
+      process.kill(holder.pid, 0);
+      return holder.pid !== process.pid;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  })();
+  return alive
+    ? { text: `${since} by afty pid ${holder.pid}, which is still running`, stale: false }
+    : { text: `${since} by afty pid ${holder.pid}, which is no longer running`, stale: true };
+}
+
+function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds}s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  return `${Math.round(seconds / 3600)} h ago`;
+}
+
+/** A held lock, explained: who holds it, since when, and whether it looks stale. */
+export async function explainLocked<T>(ctx: AftyContext, tenant: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof MigrationLockedError)
+      throw new MigrationLockedError(tenant, await lockDiagnosis(ctx, tenant));
+    throw error;
+  }
+}
+
 /**
  * Migrates a registered tenant and stamps last_migrated_at whenever something was applied,
  * including the migrations that ran before one failed.
@@ -77,11 +141,13 @@ export async function migrateRegistered(
   options: MigrateOptions,
 ): Promise<MigrateResult> {
   try {
-    const result = await migrateTenant(targetOf(ctx, tenant), source, options);
+    const result = await explainLocked(ctx, tenant.id, () =>
+      migrateTenant(targetOf(ctx, tenant), source, { holder: lockHolderOf(ctx, tenant), ...options }),
+    );
     if (result.applied.length) await markMigrated(ctx, tenant.id);
     return result;
   } catch (error) {
-    if (error instanceof MigrationFailedError && error.applied.length) await markMigrated(ctx, tenant.id);
+    if (appliedBefore(error).length) await markMigrated(ctx, tenant.id);
     throw error;
   }
 }
@@ -151,11 +217,4 @@ export function provisioningSteps(
     }
     return steps;
   };
-}
-
-/** The status a fleet JSON row reports: a held lock is "locked", not a generic failure. */
-export function resultStatus(result: FleetResult<unknown>): 'ok' | 'failed' | 'skipped' | 'locked' {
-  return result.status === 'failed' && result.cause instanceof MigrationLockedError
-    ? 'locked'
-    : result.status;
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { DatabaseLocation } from '../config/urls.js';
 import { AftyError, OperationError, ServiceError, isConnectionError } from '../errors.js';
 import { driverMessage, withKnex } from '../servers/knex.js';
+import { InterruptedError, checkpoint } from '../work-scope.js';
 import type { ScriptFile } from './scripts.js';
 import type { MigrationModule, TenantMigrationSource } from './source.js';
 import {
@@ -23,6 +24,8 @@ export interface StepTiming {
 export interface MigrationEvents {
   /** The migrations about to run, in order, decided under the lock. */
   planned?(names: string[]): void;
+  /** A migration is about to run. */
+  started?(name: string): void;
   /** A migration ran and is recorded. */
   finished?(step: StepTiming): void;
 }
@@ -55,6 +58,29 @@ export async function withTenantDb<T>(
     }
     throw new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
   }
+}
+
+/**
+ * An interrupt stopped the run between two migrations: `applied` are recorded, the lock is
+ * free, the rest is still pending.
+ */
+export class MigrationsInterruptedError extends InterruptedError {
+  constructor(
+    message: string,
+    tenant: string,
+    readonly applied: StepTiming[],
+  ) {
+    super(message, { tenant });
+  }
+}
+
+/** The migrations a run applied before it failed or was stopped (recorded, not undone). */
+export function appliedBefore(error: unknown): StepTiming[] {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof MigrationFailedError || cause instanceof MigrationsInterruptedError)
+      return cause.applied;
+  }
+  return [];
 }
 
 /** A migration that failed; `applied` are the ones of this run that are recorded. */
@@ -128,6 +154,15 @@ interface HeldLock {
 }
 
 /**
+ * Told when a run takes and frees a tenant's migration lock (the registry records the holder,
+ * so a lock left by a killed run can be recognised). A failure here never fails the run.
+ */
+export interface LockHolderHooks {
+  acquired(): Promise<void>;
+  released(): Promise<void>;
+}
+
+/**
  * Runs `work` holding the tenant's migration lock, and frees it afterwards unless the work's last
  * step did, even when the connection died mid-way (the pool opens a fresh one). Never frees it
  * twice: by then another run may hold it. A lock that cannot be freed is said.
@@ -136,9 +171,10 @@ async function withLock<T>(
   db: Knex,
   tenant: string,
   work: (lock: HeldLock) => Promise<T>,
-  options: { createTables?: boolean } = {},
+  options: { createTables?: boolean; holder?: LockHolderHooks } = {},
 ): Promise<T> {
   await acquireLock(db, tenant, options);
+  await options.holder?.acquired().catch(() => undefined);
   const lock: HeldLock = { freed: false };
   let result: T;
   try {
@@ -147,15 +183,18 @@ async function withLock<T>(
     if (!lock.freed) {
       try {
         await releaseLock(db);
+        lock.freed = true;
       } catch (releaseError) {
         if (error instanceof Error) {
           error.message += `; the migration lock is still held (${driverMessage(releaseError)}): free it with afty db unlock -t ${tenant}`;
         }
       }
     }
+    if (lock.freed) await options.holder?.released().catch(() => undefined);
     throw error;
   }
   if (!lock.freed) await releaseLock(db);
+  await options.holder?.released().catch(() => undefined);
   return result;
 }
 
@@ -183,6 +222,13 @@ async function runSteps(
   const done: StepTiming[] = [];
   if (steps.length) events?.planned?.(steps.map((step) => step.name));
   for (const [index, step] of steps.entries()) {
+    try {
+      checkpoint(step.name);
+    } catch (error) {
+      if (!(error instanceof InterruptedError)) throw error;
+      throw new MigrationsInterruptedError(error.message, target.tenant, done);
+    }
+    events?.started?.(step.name);
     const started = performance.now();
     const last = index === steps.length - 1;
     try {
@@ -220,6 +266,7 @@ export interface MigrateOptions {
   /** Apply only these migrations (a snapshot check replays what the snapshot covers). */
   only?: Set<string>;
   events?: MigrationEvents;
+  holder?: LockHolderHooks;
 }
 
 export interface MigrateResult {
@@ -276,61 +323,119 @@ export async function migrateTenant(
         return { applied, pending: plan.pending.slice(todo.length), batch: todo.length ? batch : null };
       },
       // A database nothing was migrated into yet gets knex's tables first.
-      { createTables: !first.records },
+      { createTables: !first.records, holder: options.holder },
     );
   });
 }
 
+export interface RollbackOptions {
+  /** Undo the last `step` migrations instead of the last batch. */
+  step?: number;
+  /** Say what would be undone; change nothing (no lock taken). */
+  dryRun?: boolean;
+  /**
+   * Refuse to undo any migration of the tenant's first batch: for a tenant migrated once, its
+   * last batch is its whole schema. Fleet rollbacks set this unless --include-initial.
+   */
+  keepFirstBatch?: boolean;
+  events?: MigrationEvents;
+  holder?: LockHolderHooks;
+}
+
 export interface RollbackResult {
   rolledBack: StepTiming[];
+  /** With dryRun: the migrations that would be undone, newest first. */
+  wouldRollBack: string[];
+}
+
+/** A fleet rollback left this tenant alone: it would have undone the tenant's first batch. */
+export class InitialBatchRefusedError extends OperationError {
+  readonly fleetStatus = 'skipped' as const;
+  constructor(tenant: string, migrations: string[]) {
+    super(
+      `not rolled back: that would undo its first batch (${migrations.length} migration${migrations.length === 1 ? '' : 's'}, its initial schema: ${migrations.join(', ')})`,
+      { tenant, hint: `pass --include-initial to undo it, or roll back this tenant alone with -t ${tenant}` },
+    );
+  }
+}
+
+/** What a rollback undoes, newest first: the last batch, or the last `step` migrations. */
+function rollbackPlan(
+  records: MigrationRecord[],
+  options: RollbackOptions,
+  tenant: string,
+): MigrationRecord[] {
+  const lastBatch = Math.max(0, ...records.map((record) => record.batch));
+  const todo = (
+    options.step ? records.slice(-options.step) : records.filter((record) => record.batch === lastBatch)
+  ).reverse();
+  if (options.keepFirstBatch && todo.length) {
+    const firstBatch = Math.min(...records.map((record) => record.batch));
+    const initial = todo.filter((record) => record.batch === firstBatch);
+    if (initial.length)
+      throw new InitialBatchRefusedError(
+        tenant,
+        initial.map((record) => record.name),
+      );
+  }
+  return todo;
 }
 
 /** Undoes the last batch, or the last `step` migrations, newest first, under the lock. */
 export async function rollbackTenant(
   target: MigrationTarget,
   source: TenantMigrationSource,
-  options: { step?: number; events?: MigrationEvents } = {},
+  options: RollbackOptions = {},
 ): Promise<RollbackResult> {
   const byName = new Map(source.list().map((file) => [file.name, file]));
   return withTenantDb(target, async (db) => {
-    if (!(await readRecords(db))?.length) return { rolledBack: [] };
-    return withLock(db, target.tenant, async (lock) => {
-      const records = (await readRecords(db)) ?? [];
-      const lastBatch = Math.max(0, ...records.map((record) => record.batch));
-      const todo = (
-        options.step ? records.slice(-options.step) : records.filter((record) => record.batch === lastBatch)
-      ).reverse();
-      const modules = new Map<string, MigrationModule>();
-      for (const { name } of todo) {
-        const file = byName.get(name);
-        if (!file) {
-          throw new OperationError(`cannot roll back ${name}: its file is missing on disk`, {
-            tenant: target.tenant,
-            hint: 'restore the file, then run again',
-          });
+    const first = (await readRecords(db)) ?? [];
+    if (!first.length) return { rolledBack: [], wouldRollBack: [] };
+    if (options.dryRun) {
+      return {
+        rolledBack: [],
+        wouldRollBack: rollbackPlan(first, options, target.tenant).map((r) => r.name),
+      };
+    }
+    return withLock(
+      db,
+      target.tenant,
+      async (lock) => {
+        const records = (await readRecords(db)) ?? [];
+        const todo = rollbackPlan(records, options, target.tenant);
+        const modules = new Map<string, MigrationModule>();
+        for (const { name } of todo) {
+          const file = byName.get(name);
+          if (!file) {
+            throw new OperationError(`cannot roll back ${name}: its file is missing on disk`, {
+              tenant: target.tenant,
+              hint: 'restore the file, then run again',
+            });
+          }
+          const module = await source.getMigration(file);
+          if (typeof module.down !== 'function') {
+            throw new OperationError(`cannot roll back ${name}: it has no down() function`, {
+              tenant: target.tenant,
+            });
+          }
+          modules.set(name, module);
         }
-        const module = await source.getMigration(file);
-        if (typeof module.down !== 'function') {
-          throw new OperationError(`cannot roll back ${name}: it has no down() function`, {
-            tenant: target.tenant,
-          });
-        }
-        modules.set(name, module);
-      }
-      const rolledBack = await runSteps(
-        db,
-        target,
-        lock,
-        'down',
-        todo.map(({ name }) => ({
-          name,
-          load: async () => modules.get(name)!,
-          record: (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
-        })),
-        options.events,
-      );
-      return { rolledBack };
-    });
+        const rolledBack = await runSteps(
+          db,
+          target,
+          lock,
+          'down',
+          todo.map(({ name }) => ({
+            name,
+            load: async () => modules.get(name)!,
+            record: (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
+          })),
+          options.events,
+        );
+        return { rolledBack, wouldRollBack: [] };
+      },
+      { holder: options.holder },
+    );
   });
 }
 

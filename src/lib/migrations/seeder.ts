@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { checkpoint } from '../work-scope.js';
 import { InputError, OperationError } from '../errors.js';
 import { driverMessage } from '../servers/knex.js';
 import { withTenantDb, type MigrationTarget, type StepTiming } from './migrator.js';
@@ -59,11 +60,14 @@ export async function seedTenant(
   target: MigrationTarget,
   seeders: ScriptFile[],
   onSeeded?: (run: SeederRun) => void,
+  onStarting?: (name: string) => void,
 ): Promise<SeederRun[]> {
   const modules = await Promise.all(seeders.map((seeder) => loadFunctions(seeder, 'seeder', ['seed'])));
   return withTenantDb(target, async (db: Knex) => {
     const runs: SeederRun[] = [];
     for (const [index, seeder] of seeders.entries()) {
+      checkpoint(`seeder ${seeder.name}`);
+      onStarting?.(seeder.name);
       const heapBefore = process.memoryUsage().heapUsed;
       const started = performance.now();
       try {

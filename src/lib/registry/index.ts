@@ -9,6 +9,7 @@ import { fromDbTime, toDbTime } from './time.js';
 import type {
   AuditEntry,
   DomainRecord,
+  LockHolder,
   TenantListFilter,
   TenantRecord,
   TenantSettings,
@@ -22,6 +23,7 @@ export { toDbTime, fromDbTime } from './time.js';
 const TENANTS = 'afty_tenants';
 const DOMAINS = 'afty_domains';
 const AUDIT = 'afty_audit';
+const LOCK_HOLDERS = 'afty_lock_holders';
 
 interface TenantRow {
   id: string;
@@ -116,7 +118,7 @@ export class Registry {
 
   /** Connects and creates or upgrades the schema. Unreachable → exit 3. */
   static async open(location: DatabaseLocation): Promise<Registry> {
-    const db = await createKnex(location, { poolMax: 4 });
+    const db = await createKnex(location, { poolMax: 4, shared: true });
     try {
       await ensureRegistrySchema(db);
     } catch (error) {
@@ -333,6 +335,30 @@ export class Registry {
       await trx(DOMAINS).where({ tenant_id: tenantId }).update({ is_primary: false });
       await trx(DOMAINS).where({ domain, tenant_id: tenantId }).update({ is_primary: true });
     });
+  }
+
+  /** Records that this process took the tenant's migration lock. */
+  async recordLockHolder(tenantId: string, holder: { host: string; pid: number }): Promise<void> {
+    const row = {
+      tenant_id: tenantId,
+      host: holder.host.slice(0, 255),
+      pid: holder.pid,
+      acquired_at: toDbTime(),
+    };
+    await this.db(LOCK_HOLDERS).insert(row).onConflict('tenant_id').merge();
+  }
+
+  async clearLockHolder(tenantId: string): Promise<void> {
+    await this.db(LOCK_HOLDERS).where({ tenant_id: tenantId }).delete();
+  }
+
+  /** Who afty recorded as holding the tenant's migration lock, if anyone. */
+  async lockHolder(tenantId: string): Promise<LockHolder | undefined> {
+    const row = (await this.db(LOCK_HOLDERS).where({ tenant_id: tenantId }).first()) as
+      { host: string; pid: number; acquired_at: string } | undefined;
+    return row
+      ? { host: row.host, pid: Number(row.pid), acquiredAt: fromDbTime(row.acquired_at)! }
+      : undefined;
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {

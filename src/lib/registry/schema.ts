@@ -55,6 +55,22 @@ const registryMigrations: Array<{
       await db.schema.dropTableIfExists('afty_tenants');
     },
   },
+  {
+    // Who holds a tenant's migration lock, so a lock left by a killed run can be told apart from
+    // one a live run holds (knex's own lock table records only 0 or 1).
+    name: '0002_migration_lock_holders',
+    async up(db) {
+      await db.schema.createTable('afty_lock_holders', (table) => {
+        table.string('tenant_id', 191).primary();
+        table.string('host', 255).notNullable();
+        table.integer('pid').notNullable();
+        table.datetime('acquired_at', { precision: 3 }).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('afty_lock_holders');
+    },
+  },
 ];
 
 export const REGISTRY_MIGRATIONS_TABLE = 'afty_registry_migrations';

@@ -62,3 +62,10 @@ export interface AuditEntry {
   arguments: string[];
   error?: string | null;
 }
+
+/** The afty process recorded as holding a tenant's migration lock. */
+export interface LockHolder {
+  host: string;
+  pid: number;
+  acquiredAt: string;
+}

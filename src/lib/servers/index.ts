@@ -24,6 +24,11 @@ export class ServerPool {
     return this.config.servers.map((server) => server.name);
   }
 
+  /** servers.<name>.concurrency: the most tenants a fleet run works on at once there. */
+  concurrencyOf(name: string): number | undefined {
+    return this.config.servers.find((server) => server.name === name)?.concurrency;
+  }
+
   get(name: string): DatabaseServer {
     const existing = this.opened.get(name);
     if (existing) return existing;

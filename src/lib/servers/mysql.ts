@@ -34,7 +34,7 @@ export class MysqlServer implements DatabaseServer {
   private knex(): Promise<Knex> {
     this.admin ??= createKnex(
       { driver: 'mysql', connection: { ...this.connection, database: undefined } },
-      { poolMax: 4 },
+      { poolMax: 4, shared: true },
     );
     return this.admin;
   }

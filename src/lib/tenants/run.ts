@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { startChild } from '../children.js';
 import { connectionUrl } from '../config/urls.js';
 import type { AftyContext } from '../context.js';
 import { OperationError } from '../errors.js';
@@ -30,8 +31,7 @@ export async function runTenantCommand(
   args: string[],
   onLine: (stream: 'stdout' | 'stderr', line: string) => void,
 ): Promise<TenantCommandResult> {
-  const { execa } = await import('execa');
-  const child = execa(command, args, {
+  const { child, killedBecause } = await startChild(command, args, {
     env: tenantEnvironment(ctx, tenant),
     extendEnv: true,
     stdin: 'ignore',
@@ -48,6 +48,8 @@ export async function runTenantCommand(
         })
       : Promise.resolve();
   const [result] = await Promise.all([child, pump(child.stdout, 'stdout'), pump(child.stderr, 'stderr')]);
+  const killed = killedBecause();
+  if (killed) throw killed;
   if (result.exitCode === 0) return { exitCode: 0 };
   if (result.exitCode === undefined) {
     const notFound = (result as { code?: string }).code === 'ENOENT';

@@ -20,6 +20,15 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
 >;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
+/** The parsed selection flags (see flags.ts). */
+export interface SelectionFlagValues {
+  tenant?: string[];
+  all: boolean;
+  status?: string[];
+  server?: string[];
+  exclude?: string[];
+}
+
 const SECRET_FLAGS = /^--?(password|secret|token|key)(=|$)/i;
 
 /** Arguments for the audit log: URL passwords and values of secret flags are redacted. */
@@ -127,19 +136,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.logToStderr(message);
   }
 
-  protected selection(flags: {
-    tenant: string[];
-    all: boolean;
-    status: string[];
-    server: string[];
-    exclude: string[];
-  }): FleetSelection {
+  protected selection(flags: SelectionFlagValues): FleetSelection {
     return {
-      tenants: flags.tenant,
+      tenants: flags.tenant ?? [],
       all: flags.all,
-      status: flags.status as TenantStatus[],
-      server: flags.server,
-      exclude: flags.exclude,
+      status: (flags.status ?? []) as TenantStatus[],
+      server: flags.server ?? [],
+      exclude: flags.exclude ?? [],
     };
   }
 
@@ -147,13 +150,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * Resolves fleet selection flags to tenants. With none given, a picker in a terminal and an
    * error otherwise; `--all` on an empty registry is fine (nothing to do).
    */
-  protected async selectTenants(flags: Parameters<BaseCommand<T>['selection']>[0]): Promise<TenantRecord[]> {
+  protected async selectTenants(flags: SelectionFlagValues): Promise<TenantRecord[]> {
     const ctx = await this.context();
     const registry = await ctx.registry();
     const { isEmptySelection, selectTenants } = await import('../fleet/index.js');
     const selection = this.selection(flags);
     if (!isEmptySelection(selection)) {
-      const tenants = await selectTenants(registry, selection);
+      const tenants = await selectTenants(registry, selection, {
+        knownServers: ctx.servers.names,
+        warn: (message) => this.logToStderr(colorErr.yellow(`warning: ${message}`)),
+      });
       if (tenants.length === 0 && selection.tenants.length > 0) {
         throw new InputError('the named tenants are excluded by the other selection flags');
       }

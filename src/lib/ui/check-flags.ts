@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { REPORTERS } from './types.js';
+import { REPORTERS } from '../checks/types.js';
 
 /** How `afty test` and `afty diagnose` report. */
 export const reportFlags = {

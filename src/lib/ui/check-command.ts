@@ -1,0 +1,41 @@
+import type { Command } from '@oclif/core';
+import type { CheckSessionOptions } from '../checks/runner.js';
+import type { CheckReport, ReporterName } from '../checks/types.js';
+import { FleetCommand } from './fleet-command.js';
+
+/** `afty test` and `afty diagnose`: both end by reporting and deriving the exit code from the results. */
+export abstract class CheckReportCommand<T extends typeof Command> extends FleetCommand<T> {
+  /** Runs the session with its per-tenant checks on the fleet engine (progress view, Ctrl-C). */
+  protected async runSession(session: Omit<CheckSessionOptions, 'runTenants'>): Promise<CheckReport> {
+    const { runCheckSession } = await import('../checks/index.js');
+    const scheduler = await this.scheduler(session.command);
+    try {
+      return await runCheckSession({
+        ...session,
+        runTenants: (tenants, work) => scheduler.run(tenants, work),
+      });
+    } finally {
+      scheduler.close();
+    }
+  }
+
+  protected async finish(
+    report: CheckReport,
+    flags: { reporter: string; output?: string },
+  ): Promise<CheckReport> {
+    const [{ presentReport, reportExitCode }, { signalExitCode }] = await Promise.all([
+      import('../checks/index.js'),
+      import('../fleet/index.js'),
+    ]);
+    process.exitCode = report.interrupted
+      ? signalExitCode(report.interrupted)
+      : reportExitCode(report.results);
+    return presentReport(report, {
+      reporter: flags.reporter as ReporterName,
+      output: flags.output,
+      json: this.jsonEnabled(),
+      log: (text) => this.log(text),
+      note: (text) => this.note(text),
+    });
+  }
+}

@@ -15,6 +15,8 @@ export interface TerminalRun {
   screen: string[];
   /** Lines that scrolled off the top, oldest first. */
   scrollback: string[];
+  /** Scrollback and screen as the lines afty wrote: a line the terminal wrapped is one again. */
+  text: string;
   /** The most lines that had scrolled away while the live view was up (0: it always fit). */
   scrolledDuringView: number;
   durationMs: number;
@@ -80,6 +82,11 @@ export async function runInTerminal(args: string[], options: TerminalOptions): P
   const line = (index: number) => buffer.getLine(index)?.translateToString(true) ?? '';
   const scrollback = Array.from({ length: buffer.baseY }, (_, index) => line(index));
   const screen = Array.from({ length: rows }, (_, index) => line(buffer.baseY + index));
+  let text = '';
+  for (let index = 0; index < buffer.baseY + rows; index += 1) {
+    const row = buffer.getLine(index);
+    text += `${row?.isWrapped ? '' : index ? '\n' : ''}${row?.translateToString(true) ?? ''}`;
+  }
   terminal.dispose();
-  return { exitCode: result.exitCode ?? -1, raw, screen, scrollback, scrolledDuringView, durationMs };
+  return { exitCode: result.exitCode ?? -1, raw, screen, scrollback, text, scrolledDuringView, durationMs };
 }

@@ -73,7 +73,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
         ].sort()
       : this.flags.tenant.map((id) => validateTenantId(id));
     if (tenants.length === 1) this.auditTenant = tenants[0];
-    const dryRun = this.flags['dry-run'];
+    const dryRun = Boolean(this.flags['dry-run']);
     if (!dryRun) {
       const { confirmDestructive } = await import('../../lib/ui/prompts.js');
       await confirmDestructive(

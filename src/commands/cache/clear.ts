@@ -45,7 +45,7 @@ export default class CacheClear extends FleetCommand<typeof CacheClear> {
       import('../../lib/errors.js'),
     ]);
     const { tag, key, force } = this.flags;
-    const dryRun = this.flags['dry-run'];
+    const dryRun = Boolean(this.flags['dry-run']);
     if (tag !== undefined && key !== undefined) {
       throw new InputError('--tag and --key cannot be combined', { hint: 'clear by tag or by key pattern' });
     }

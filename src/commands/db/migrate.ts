@@ -32,7 +32,7 @@ export default class DbMigrate extends FleetCommand<typeof DbMigrate> {
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
     const tenants = await this.selectTenants(this.flags);
-    const dryRun = this.flags['dry-run'];
+    const dryRun = Boolean(this.flags['dry-run']);
     const outcome = await this.runOnFleet(
       tenants,
       (tenant, progress) =>

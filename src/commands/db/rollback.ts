@@ -38,7 +38,7 @@ export default class DbRollback extends FleetCommand<typeof DbRollback> {
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
     const tenants = await this.selectTenants(this.flags);
-    const dryRun = this.flags['dry-run'];
+    const dryRun = Boolean(this.flags['dry-run']);
     const named = this.flags.tenant ?? [];
     const fleet = tenants.length > 1 || named.length !== 1;
     if (!dryRun && tenants.length > 0) {

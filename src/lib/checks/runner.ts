@@ -94,6 +94,8 @@ export interface RunChecksOptions {
   /** diagnose --fix: repair failing or warning findings that have a safe fix, then check again. */
   fix?: boolean;
   onResult?(result: CheckResult): void;
+  /** A global or server check is about to run (per-tenant ones report through the engine). */
+  onCheckStarted?(check: Check): void;
   /** Default: the engine with `concurrency` and `bail`, no view. */
   runTenants?: TenantRunner;
 }
@@ -249,8 +251,10 @@ export async function runChecksOnFleet(
       if (bailed || interrupted) {
         record(skipped(check, {}, interrupted ? `not run: interrupted by ${interrupted}` : BAIL_MESSAGE));
       } else if (check.scope === 'global') {
+        options.onCheckStarted?.(check);
         record(await evaluate(check, ctx, {}, Boolean(options.fix)));
       } else {
+        options.onCheckStarted?.(check);
         const limit = pLimit(options.concurrency);
         const servers = ctx.afty.servers.names.map((server) => ({ server }));
         for (const result of await Promise.all(

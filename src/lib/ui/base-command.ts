@@ -14,6 +14,7 @@ import type { FleetSelection } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { TenantStatus } from '../validation/index.js';
 import { colorErr } from './output.js';
+import { statusLine } from './status-line.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -107,6 +108,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
+    // A terminal sees the command working at once, until its first output.
+    statusLine.show(`${this.id?.replace(/:/g, ' ') ?? 'afty'}…`);
+  }
+
+  public log(message = '', ...args: unknown[]): void {
+    statusLine.clear();
+    super.log(message, ...args);
+  }
+
+  public logToStderr(message = '', ...args: unknown[]): void {
+    statusLine.clear();
+    super.logToStderr(message, ...args);
   }
 
   /** Loads config and opens the context once; config warnings go to stderr. */
@@ -128,6 +141,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * for a 10,000-tenant list costs seconds and a hundred MB; scripts want plain JSON anyway.
    */
   public logJson(json: unknown): void {
+    statusLine.clear();
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   }
 
@@ -216,6 +230,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected async finally(error: Error | undefined): Promise<unknown> {
+    statusLine.clear();
     try {
       if ((this.ctor as typeof BaseCommand).audited) await this.writeAudit(error);
     } finally {

@@ -2,6 +2,7 @@ import type { Command } from '@oclif/core';
 import type { CheckSessionOptions } from '../checks/runner.js';
 import type { CheckReport, ReporterName } from '../checks/types.js';
 import { FleetCommand } from './fleet-command.js';
+import { statusLine } from './status-line.js';
 
 /** `afty test` and `afty diagnose`: both end by reporting and deriving the exit code from the results. */
 export abstract class CheckReportCommand<T extends typeof Command> extends FleetCommand<T> {
@@ -13,6 +14,7 @@ export abstract class CheckReportCommand<T extends typeof Command> extends Fleet
       return await runCheckSession({
         ...session,
         runTenants: (tenants, work) => scheduler.run(tenants, work),
+        onCheckStarted: (check) => statusLine.show(`${session.command}: ${check.id}`),
       });
     } finally {
       scheduler.close();

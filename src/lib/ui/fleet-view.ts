@@ -1,6 +1,7 @@
 import { stripVTControlCharacters } from 'node:util';
 import type { FleetEvent, FleetObserver, FleetResult, TenantOutcome } from '../fleet/index.js';
 import { colorErr as color, formatDuration } from './output.js';
+import { statusLine } from './status-line.js';
 
 /** How a fleet run is shown while it runs. */
 export interface FleetViewOptions {
@@ -54,6 +55,7 @@ function stoppingText(signal: NodeJS.Signals, hard: boolean, running: number): s
 export function createFleetView(options: FleetViewOptions): FleetView {
   const stream = options.stream ?? process.stderr;
   const live = options.live ?? (Boolean(stream.isTTY) && process.env.TERM !== 'dumb');
+  statusLine.clear();
   return live ? new LiveFleetView(options, stream) : new PlainFleetView(options, stream);
 }
 

@@ -1,4 +1,5 @@
 import { InputError, OperationError } from '../errors.js';
+import { statusLine } from './status-line.js';
 
 /** Prompts only when a person can answer: stdin is a terminal and CI is not set. */
 export function canPrompt(): boolean {
@@ -19,6 +20,7 @@ export async function confirmDestructive(action: string, force: boolean, flag = 
       hint: `pass ${flag} to confirm when not running in a terminal`,
     });
   }
+  statusLine.clear();
   const { confirm } = await import('@inquirer/prompts');
   const answer = await confirm(
     { message: `${action.charAt(0).toUpperCase()}${action.slice(1)}?`, default: false },
@@ -37,6 +39,7 @@ export async function askText(
     if (defaultValue !== undefined) return defaultValue;
     throw new InputError(`${message} was not given`, { hint: `pass ${flag}` });
   }
+  statusLine.clear();
   const { input } = await import('@inquirer/prompts');
   return input({ message, default: defaultValue }, promptContext);
 }
@@ -47,6 +50,7 @@ export async function askChoices<T extends string>(
   flag: string,
 ): Promise<T[]> {
   if (!canPrompt()) throw new InputError(`${message}: no selection given`, { hint: `pass ${flag}` });
+  statusLine.clear();
   const { checkbox } = await import('@inquirer/prompts');
   return checkbox({ message, choices, pageSize: 15, required: true }, promptContext);
 }

@@ -7,6 +7,7 @@ import { setQueryTimeout } from './servers/watchdog.js';
 export class AftyContext {
   readonly servers: ServerPool;
   private registryPromise?: Promise<Registry>;
+  private readonly background = new Set<Promise<unknown>>();
 
   constructor(readonly config: AftyConfig) {
     this.servers = new ServerPool(config);
@@ -27,7 +28,18 @@ export class AftyContext {
     return this.registryPromise;
   }
 
+  /**
+   * Bookkeeping that must be written but not waited for on a tenant's critical path (who holds a
+   * lock): it runs beside the work and close() waits for it. Its failures are ignored.
+   */
+  inBackground(write: () => Promise<unknown>): void {
+    const pending = write().catch(() => undefined);
+    this.background.add(pending);
+    void pending.finally(() => this.background.delete(pending));
+  }
+
   async close(): Promise<void> {
+    await Promise.allSettled([...this.background]);
     const registry = this.registryPromise;
     this.registryPromise = undefined;
     await Promise.allSettled([this.servers.close(), registry?.then((opened) => opened.close())]);

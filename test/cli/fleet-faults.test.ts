@@ -115,7 +115,7 @@ describe('fleet runs in a terminal, interrupted and timed out (CLI, MariaDB)', f
   });
   after(() => project?.cleanup());
 
-  it('a 30-tenant migrate in a 24-row pty: the overall line, never taller than the terminal, no failure', async () => {
+  it('a 30-tenant migrate in a 6-row pty: the overall line, never taller than the terminal, no failure', async () => {
     const run = await runInTerminal(['db', 'migrate', '--all', '-c', '8'], {
       cwd: project.dir,
       env: project.env,
@@ -292,6 +292,20 @@ describe('fleet runs in a terminal, interrupted and timed out (CLI, MariaDB)', f
     assert.ok(performance.now() - started < 20_000, 'the second Ctrl-C does not wait for them');
     await sleep(200);
     assert.equal(await processesMatching(marker), 0, 'no child outlives afty');
+  });
+
+  it('--timeout kills a tenant run command that overstays (status timeout, no process left)', async () => {
+    const seconds = 4000 + (process.pid % 1000);
+    const started = performance.now();
+    const run = await runJson<{ tenants: Array<{ status: string; error: string }> }>(
+      ['tenant', 'run', '-t', 't01', '--timeout', '1s', '--', 'sh', '-c', `exec sleep $((${seconds} + 0))`],
+      { cwd: project.dir, env: project.env },
+    );
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.equal(run.json.tenants[0]!.status, 'timeout');
+    assert.ok(performance.now() - started < 10_000);
+    await sleep(200);
+    assert.equal(await processesMatching(`sleep ${seconds}`), 0);
   });
 
   it('--timeout gives up on a hanging tenant (status timeout, lock freed); the others finish', async () => {

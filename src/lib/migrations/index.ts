@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { AftyContext } from '../context.js';
 import { MigrationLockedError } from './bookkeeping.js';
 import { InputError } from '../errors.js';
-import type { TenantRecord } from '../registry/index.js';
+import type { Registry, TenantRecord } from '../registry/index.js';
 import { tenantLocation, type Step } from '../tenants/index.js';
 import {
   appliedBefore,
@@ -70,12 +70,21 @@ export async function markMigrated(ctx: AftyContext, tenantId: string): Promise<
   await (await ctx.registry()).updateTenant(tenantId, { lastMigratedAt: new Date() });
 }
 
-/** Records in the registry which afty process holds the tenant's migration lock, while it does. */
+/**
+ * Records in the registry which afty process holds the tenant's migration lock, while it does.
+ * The writes run beside the migrations (a commit each, on the registry's server), in order.
+ */
 export function lockHolderOf(ctx: AftyContext, tenant: TenantRecord): LockHolderHooks {
+  let last: Promise<unknown> = Promise.resolve();
+  const queue = (write: (registry: Registry) => Promise<void>) => {
+    const next = last.then(async () => write(await ctx.registry()));
+    last = next.catch(() => undefined);
+    ctx.inBackground(() => next);
+  };
   return {
     acquired: async () =>
-      (await ctx.registry()).recordLockHolder(tenant.id, { host: os.hostname(), pid: process.pid }),
-    released: async () => (await ctx.registry()).clearLockHolder(tenant.id),
+      queue((registry) => registry.recordLockHolder(tenant.id, { host: os.hostname(), pid: process.pid })),
+    released: async () => queue((registry) => registry.clearLockHolder(tenant.id)),
   };
 }
 

@@ -235,4 +235,65 @@ describe('fleet engine: scheduler', () => {
     assert.equal(fleetExitCode([down, { ...down, tenant: 'c' }]), 3);
     assert.equal(fleetExitCode([down, ok]), 1);
   });
+
+  it('--max-failures stops starting tenants once that many failed', async () => {
+    const outcome = await runFleet(
+      tenants(12),
+      async (tenant) => {
+        if (Number(tenant.id.slice(1)) % 2 === 1) throw new Error('odd');
+      },
+      { concurrency: 1, maxFailures: 3 },
+    );
+    const statuses = outcome.results.map((result) => result.status);
+    assert.equal(statuses.filter((status) => status === 'failed').length, 3);
+    assert.deepEqual(statuses.slice(6), Array(6).fill('skipped'));
+    assert.match(outcome.results[11]!.error!, /not started: 3 tenants failed \(--max-failures 3\)/);
+  });
+
+  it('a failing canary stops the run before any other tenant starts', async () => {
+    const started: string[] = [];
+    const outcome = await runFleet(
+      tenants(10),
+      async (tenant) => {
+        started.push(tenant.id);
+        if (tenant.id === 't001') throw new Error('bad migration');
+      },
+      { concurrency: 4, waves: { sizes: [2], canary: true } },
+    );
+    assert.deepEqual(started.sort(), ['t000', 't001']);
+    assert.deepEqual(outcome.stoppedAt, { wave: 1, waves: 2, reason: 'the canary failed (1 tenant)' });
+    assert.equal(outcome.totals.skipped, 8);
+    assert.match(outcome.results[5]!.error!, /not started: the canary failed/);
+    assert.equal(fleetExitCode(outcome.results), 1);
+  });
+
+  it('waves grow, pause between them, and a failure stops the next wave', async () => {
+    const waveOf = new Map<string, number>();
+    let wave = 0;
+    const observer = (event: FleetEvent) => {
+      if (event.type === 'wave-started') wave = event.wave;
+      if (event.type === 'tenant-started') waveOf.set(event.tenant, wave);
+    };
+    const started = performance.now();
+    const fine = await runFleet(tenants(10), async () => undefined, {
+      concurrency: 4,
+      waves: { sizes: [1, 3, 6], pauseMs: 50 },
+      observer,
+    });
+    assert.equal(fine.totals.ok, 10);
+    assert.ok(performance.now() - started >= 150, 'three pauses between four waves');
+    assert.deepEqual(
+      tenants(10).map((tenant) => waveOf.get(tenant.id)),
+      [1, 2, 2, 3, 3, 3, 4, 4, 4, 4],
+    );
+    const broken = await runFleet(
+      tenants(10),
+      async (tenant) => {
+        if (tenant.id === 't002') throw new Error('no');
+      },
+      { concurrency: 4, waves: { sizes: [1, 3, 6] } },
+    );
+    assert.deepEqual(broken.stoppedAt, { wave: 2, waves: 4, reason: 'wave 2 of 4 ended with 1 failure' });
+    assert.equal(broken.totals.skipped, 7);
+  });
 });

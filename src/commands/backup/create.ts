@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson, LegacyResultJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 interface CreatedBackup {
   file: string;
@@ -29,7 +29,7 @@ export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
   static audited = true;
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     compress: Flags.boolean({
       default: true,
       allowNo: true,

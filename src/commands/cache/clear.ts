@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 type CacheClearJson = FleetJson<FleetTenantJson & { removed: number | null }, { removed: number }> & {
   store: string;
@@ -25,7 +25,7 @@ export default class CacheClear extends FleetCommand<typeof CacheClear> {
   static audited = true;
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     tag: Flags.string({ description: 'only the keys in this tag (and the tag itself); not with --key' }),
     key: Flags.string({ description: 'only keys whose name matches this Redis glob, e.g. "user:*"' }),
     'dry-run': Flags.boolean({ description: 'count the keys that would be removed, remove nothing' }),

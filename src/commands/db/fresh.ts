@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 const DROP_STEP = 'drop tables and views';
 
@@ -24,7 +24,7 @@ export default class DbFresh extends FleetCommand<typeof DbFresh> {
   ];
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     seed: Flags.boolean({ description: 'seed after migrating' }),
     class: Flags.string({
       multiple: true,

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 export type MigrateJson = FleetJson<
   FleetTenantJson & { applied: Array<{ name: string; ms: number }>; pending: string[] }
@@ -19,7 +19,7 @@ export default class DbMigrate extends FleetCommand<typeof DbMigrate> {
   static audited = true;
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     step: Flags.integer({ min: 1, description: 'apply at most this many pending migrations per tenant' }),
     'dry-run': Flags.boolean({ description: 'list what would run; change nothing' }),
   };

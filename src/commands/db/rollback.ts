@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 type RollbackJson = FleetJson<
   FleetTenantJson & { rolledBack: Array<{ name: string; ms: number }>; wouldRollBack: string[] }
@@ -18,7 +18,7 @@ export default class DbRollback extends FleetCommand<typeof DbRollback> {
   static audited = true;
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     step: Flags.integer({ min: 1, description: 'roll back this many migrations instead of the last batch' }),
     'dry-run': Flags.boolean({
       description: 'list, per tenant, the migrations that would be undone; change nothing',

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 export type SeedJson = FleetJson<
   FleetTenantJson & { seeded: Array<{ name: string; ms: number; memoryBytes: number }> }
@@ -18,7 +18,7 @@ export default class DbSeed extends FleetCommand<typeof DbSeed> {
   ];
 
   static flags = {
-    ...fleetFlags,
+    ...changeFlags,
     class: Flags.string({
       multiple: true,
       description:

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import type { FleetJson, FleetTenantJson, LegacyResultJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
-import { fleetFlags } from '../../lib/ui/flags.js';
+import { changeFlags } from '../../lib/ui/flags.js';
 
 type OutputLine = { stream: 'stdout' | 'stderr'; line: string };
 
@@ -25,7 +25,7 @@ export default class TenantRun extends FleetCommand<typeof TenantRun> {
     command: Args.string({ description: 'the program to run (after --)', required: true }),
   };
 
-  static flags = { ...fleetFlags };
+  static flags = { ...changeFlags };
 
   async run(): Promise<TenantRunJson> {
     const [{ fleetJson, legacyResults }, { runTenantCommand }] = await Promise.all([

@@ -45,6 +45,8 @@ export interface AftyConfig {
   cache: { url?: string; prefix: string; connectTimeoutMs: number; cluster: boolean };
   backup: { directory: string; keep: number; maxAgeDays: number };
   concurrency: number;
+  /** The number of shards when the shard index comes from the environment (Kubernetes). */
+  shards?: number;
   /**
    * `tenantMs`: how long one tenant's part of a fleet run may take (none: no limit). `queryMs`:
    * how long a statement or dump may wait for its server before afty checks the server is alive.
@@ -232,6 +234,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
     concurrency: env.AFTY_CONCURRENCY
       ? parseConcurrency(env.AFTY_CONCURRENCY, 'AFTY_CONCURRENCY')
       : (data.concurrency ?? DEFAULT_CONCURRENCY),
+    shards: data.shards,
     timeouts: {
       tenantMs:
         data.timeouts?.tenant === undefined

@@ -63,6 +63,8 @@ export const configFileSchema = z.looseObject({
     })
     .optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
+  /** How many shards a fleet run is split into when the shard comes from JOB_COMPLETION_INDEX. */
+  shards: z.number().int().min(1).max(10000).optional(),
   /** Per-tenant limit of fleet runs (a duration: 90s, 10m, 2h) and the wait that makes afty check a server. */
   timeouts: z
     .looseObject({
@@ -95,6 +97,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
     'cache',
     'backup',
     'concurrency',
+    'shards',
     'timeouts',
     'checks',
   ],

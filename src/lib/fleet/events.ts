@@ -5,7 +5,8 @@ import type { FleetResult, FleetTotals } from './results.js';
  * lines) subscribe. `at` is performance.now() when it happened.
  */
 export type FleetEvent = { at: number } & (
-  | { type: 'run-started'; tenants: number; concurrency: number; servers: number }
+  | { type: 'run-started'; tenants: number; concurrency: number; servers: number; waves: number }
+  | { type: 'wave-started'; wave: number; waves: number; tenants: number }
   | { type: 'tenant-started'; tenant: string; server: string }
   /** The steps the tenant is about to run, in order (its migrations, its seeders). */
   | { type: 'tenant-planned'; tenant: string; steps: readonly string[] }
@@ -18,7 +19,13 @@ export type FleetEvent = { at: number } & (
   | { type: 'tenant-finished'; result: FleetResult<unknown> }
   /** An interrupt arrived: `hard` after the second one (in-flight work is aborted). */
   | { type: 'run-stopping'; signal: NodeJS.Signals; hard: boolean; running: number }
-  | { type: 'run-finished'; totals: FleetTotals; durationMs: number; interrupted?: NodeJS.Signals }
+  | {
+      type: 'run-finished';
+      totals: FleetTotals;
+      durationMs: number;
+      interrupted?: NodeJS.Signals;
+      stoppedAt?: { wave: number; waves: number; reason: string };
+    }
 );
 
 export type FleetObserver = (event: FleetEvent) => void;

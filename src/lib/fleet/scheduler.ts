@@ -20,8 +20,16 @@ export interface FleetRunOptions {
   concurrency: number;
   /** The most tenants of one server at a time (--per-server, servers.<name>.concurrency); none = no cap. */
   serverLimit?(server: string): number | undefined;
-  /** Start no tenant after the first failure. */
+  /** Start no tenant after the first failure (as maxFailures 1). */
   bail?: boolean;
+  /** Start no tenant once this many have failed (--max-failures). */
+  maxFailures?: number;
+  /**
+   * Run in waves of these cumulative sizes (the last takes the rest), pausing between them; the
+   * next wave starts only if the ones before went well (see waveGate). `canary`: the first wave
+   * must not fail at all.
+   */
+  waves?: { sizes: number[]; pauseMs?: number; canary?: boolean };
   /** Per-tenant time limit (--timeout, timeouts.tenant); the tenant's work is aborted after it. */
   timeoutMs?: number;
   interrupt?: FleetInterrupt;
@@ -37,6 +45,8 @@ export interface FleetOutcome<T> {
   /** The signal that interrupted the run. */
   interrupted?: NodeJS.Signals;
   durationMs: number;
+  /** Set when waves stopped the run early: after which wave, and why. */
+  stoppedAt?: { wave: number; waves: number; reason: string };
 }
 
 export function assertConcurrency(concurrency: number, flag = '--concurrency'): void {
@@ -103,11 +113,17 @@ class ServerQueues<Tenant extends FleetTenant> {
   }
 }
 
+/** Why a run started no more tenants. */
+interface Halt {
+  reason: string;
+}
+
 /**
  * The one fleet engine: runs `work` once per tenant with bounded concurrency (work-stealing: a
- * free slot takes the next tenant at once), per-server caps, per-tenant timeouts, --bail and
- * interrupts, and reports every step as an event. A failing tenant never stops the others
- * unless `bail`. Never throws for a tenant's failure: failures are results.
+ * free slot takes the next tenant at once), per-server caps, per-tenant timeouts, --bail /
+ * --max-failures, waves (a canary first) and interrupts, and reports every step as an event. A
+ * failing tenant never stops the others unless one of those says so. Never throws for a
+ * tenant's failure: failures are results.
  */
 export async function runFleet<Tenant extends FleetTenant, T>(
   tenants: readonly Tenant[],
@@ -117,68 +133,166 @@ export async function runFleet<Tenant extends FleetTenant, T>(
   assertConcurrency(options.concurrency);
   const started = performance.now();
   const emit: Emit = (event) => options.observer?.({ ...event, at: performance.now() } as FleetEvent);
-  const queues = new ServerQueues(tenants, (server) => options.serverLimit?.(server) ?? Infinity);
   const results: Array<FleetResult<T>> = new Array(tenants.length);
   const interrupt = options.interrupt;
+  const maxFailures = options.bail ? 1 : options.maxFailures;
   let active = 0;
-  let bailed = false;
+  let failures = 0;
+  let halt: Halt | undefined;
+  let stoppedAt: FleetOutcome<T>['stoppedAt'];
 
+  const jobs = tenants.map((tenant, index) => ({ tenant, index }));
+  const waves = splitWaves(jobs, options.waves?.sizes);
   emit({
     type: 'run-started',
     tenants: tenants.length,
     concurrency: options.concurrency,
-    servers: queues.servers,
+    servers: new Set(tenants.map((tenant) => tenant.server)).size,
+    waves: waves.length,
   });
   interrupt?.onSignal((signal, hard) => emit({ type: 'run-stopping', signal, hard, running: active }));
 
-  const runOne = async ({ tenant, index }: Job<Tenant>): Promise<void> => {
-    emit({ type: 'tenant-started', tenant: tenant.id, server: tenant.server });
-    const result = await runTenant(tenant, work, options, emit);
-    results[index] = result;
-    if (options.bail && isFailure(result.status)) bailed = true;
-    emit({ type: 'tenant-finished', result: result as FleetResult<unknown> });
+  const currentHalt = (): Halt | undefined => {
+    if (halt) return halt;
+    if (interrupt?.stop.signal.aborted) {
+      const reason: unknown = interrupt.stop.signal.reason;
+      return { reason: reason instanceof Error ? reason.message : 'interrupted' };
+    }
+    if (maxFailures !== undefined && failures >= maxFailures) {
+      halt = {
+        reason: options.bail
+          ? 'an earlier tenant failed (--bail)'
+          : `${failures} tenant${failures === 1 ? '' : 's'} failed (--max-failures ${maxFailures})`,
+      };
+    }
+    return halt;
+  };
+  const skipAll = (left: Array<Job<Tenant>>, why: Halt) => {
+    for (const { tenant, index } of left) {
+      const skipped: FleetResult<T> = {
+        tenant: tenant.id,
+        server: tenant.server,
+        status: 'skipped',
+        durationMs: 0,
+        error: `not started: ${why.reason}`,
+      };
+      results[index] = skipped;
+      emit({ type: 'tenant-finished', result: skipped as FleetResult<unknown> });
+    }
   };
 
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      const halted = () => bailed || Boolean(interrupt?.stop.signal.aborted);
-      while (!halted() && active < options.concurrency) {
-        const job = queues.take();
-        if (!job) break;
-        active += 1;
-        void runOne(job).finally(() => {
-          active -= 1;
-          queues.done(job.tenant.server);
-          pump();
-        });
-      }
-      if (halted()) {
-        const reason = bailed
-          ? 'not started: an earlier tenant failed (--bail)'
-          : `not started: ${interrupt!.stop.signal.reason instanceof Error ? (interrupt!.stop.signal.reason as Error).message : 'interrupted'}`;
-        for (const { tenant, index } of queues.drain()) {
-          const skipped: FleetResult<T> = {
-            tenant: tenant.id,
-            server: tenant.server,
-            status: 'skipped',
-            durationMs: 0,
-            error: reason,
-          };
-          results[index] = skipped;
-          emit({ type: 'tenant-finished', result: skipped as FleetResult<unknown> });
+  const runWave = (wave: Array<Job<Tenant>>) =>
+    new Promise<void>((resolve) => {
+      const queues = new ServerQueues(
+        wave.map((job) => job.tenant),
+        (server) => options.serverLimit?.(server) ?? Infinity,
+      );
+      const indexOf = new Map(wave.map((job) => [job.tenant, job.index]));
+      const pump = () => {
+        while (!currentHalt() && active < options.concurrency) {
+          const job = queues.take();
+          if (!job) break;
+          const index = indexOf.get(job.tenant)!;
+          active += 1;
+          emit({ type: 'tenant-started', tenant: job.tenant.id, server: job.tenant.server });
+          void runTenant(job.tenant, work, options, emit)
+            .then((result) => {
+              results[index] = result;
+              if (isFailure(result.status)) failures += 1;
+              emit({ type: 'tenant-finished', result: result as FleetResult<unknown> });
+            })
+            .finally(() => {
+              active -= 1;
+              queues.done(job.tenant.server);
+              pump();
+            });
         }
-      }
-      if (active === 0) resolve();
-    };
-    // A stop with nothing running must still end the run: pump again when it arrives.
-    interrupt?.stop.signal.addEventListener('abort', () => queueMicrotask(pump), { once: true });
-    pump();
-  });
+        const stop = currentHalt();
+        if (stop)
+          skipAll(
+            queues.drain().map(({ tenant }) => ({ tenant, index: indexOf.get(tenant)! })),
+            stop,
+          );
+        if (active === 0) resolve();
+      };
+      // A stop with nothing running must still end the run: pump again when it arrives.
+      interrupt?.stop.signal.addEventListener('abort', () => queueMicrotask(pump), { once: true });
+      pump();
+    });
+
+  for (const [number, wave] of waves.entries()) {
+    const before = failures;
+    if (waves.length > 1)
+      emit({ type: 'wave-started', wave: number + 1, waves: waves.length, tenants: wave.length });
+    await runWave(wave);
+    if (number === waves.length - 1 || currentHalt()) continue;
+    const gate = waveGate(number, waves.length, failures - before, failures, options);
+    if (gate) {
+      halt = { reason: gate };
+      stoppedAt = { wave: number + 1, waves: waves.length, reason: gate };
+      for (const later of waves.slice(number + 1)) skipAll(later, halt);
+      break;
+    }
+    if (options.waves?.pauseMs) await pause(options.waves.pauseMs, interrupt?.stop.signal);
+  }
+  if (!stoppedAt && halt && waves.length > 1) {
+    const wave = waves.findIndex((jobs) => jobs.some((job) => results[job.index]?.status === 'skipped'));
+    if (wave >= 0) stoppedAt = { wave: wave + 1, waves: waves.length, reason: halt.reason };
+  }
 
   const totals = fleetTotals(results);
   const durationMs = performance.now() - started;
-  emit({ type: 'run-finished', totals, durationMs, interrupted: interrupt?.signal });
-  return { results, totals, interrupted: interrupt?.signal, durationMs };
+  emit({ type: 'run-finished', totals, durationMs, interrupted: interrupt?.signal, stoppedAt });
+  return { results, totals, interrupted: interrupt?.signal, durationMs, stoppedAt };
+}
+
+/** Cuts the jobs into waves of the given cumulative sizes (the last wave takes the rest). */
+function splitWaves<J>(jobs: J[], sizes: readonly number[] | undefined): J[][] {
+  if (!sizes?.length) return [jobs];
+  const waves: J[][] = [];
+  let start = 0;
+  for (const size of sizes) {
+    const end = Math.min(jobs.length, Math.max(size, start));
+    if (end > start) waves.push(jobs.slice(start, end));
+    start = end;
+  }
+  if (start < jobs.length) waves.push(jobs.slice(start));
+  return waves;
+}
+
+/**
+ * Whether the next wave may start: a canary (the first wave, with --canary) must have no
+ * failure at all; later waves stop the run at the first failure, or at --max-failures when given.
+ */
+function waveGate(
+  wave: number,
+  waves: number,
+  failedInWave: number,
+  failedSoFar: number,
+  options: FleetRunOptions,
+): string | undefined {
+  const label = options.waves?.canary && wave === 0 ? 'the canary' : `wave ${wave + 1} of ${waves}`;
+  if (options.waves?.canary && wave === 0 && failedInWave > 0) {
+    return `${label} failed (${failedInWave} tenant${failedInWave === 1 ? '' : 's'})`;
+  }
+  if (options.maxFailures === undefined && failedSoFar > 0) {
+    return `${label} ended with ${failedSoFar} failure${failedSoFar === 1 ? '' : 's'}`;
+  }
+  return undefined;
+}
+
+/** Waits `ms`, or less when the run is asked to stop. */
+function pause(ms: number, stop: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    }
+    stop?.addEventListener('abort', done, { once: true });
+  });
 }
 
 type Emit = (event: FleetEventInput) => void;

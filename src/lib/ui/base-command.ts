@@ -28,6 +28,7 @@ export interface SelectionFlagValues {
   status?: string[];
   server?: string[];
   exclude?: string[];
+  shard?: string;
 }
 
 const SECRET_FLAGS = /^--?(password|secret|token|key)(=|$)/i;
@@ -169,15 +170,30 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const registry = await ctx.registry();
     const { isEmptySelection, selectTenants } = await import('../fleet/index.js');
     const selection = this.selection(flags);
-    if (!isEmptySelection(selection)) {
-      const tenants = await selectTenants(registry, selection, {
-        knownServers: ctx.servers.names,
-        warn: (message) => this.logToStderr(colorErr.yellow(`warning: ${message}`)),
-      });
+    const { resolveShard, selectShard } = await import('../fleet/rollout.js');
+    // A CI job's index shards a fleet, not the tenants an operator named.
+    const shard =
+      flags.shard === undefined && selection.tenants.length > 0
+        ? undefined
+        : resolveShard(flags.shard, process.env, ctx.config.shards);
+    if (!isEmptySelection(selection) || shard) {
+      const tenants = await selectTenants(
+        registry,
+        isEmptySelection(selection) ? { ...selection, all: true } : selection,
+        {
+          knownServers: ctx.servers.names,
+          warn: (message) => this.logToStderr(colorErr.yellow(`warning: ${message}`)),
+        },
+      );
       if (tenants.length === 0 && selection.tenants.length > 0) {
         throw new InputError('the named tenants are excluded by the other selection flags');
       }
-      return tenants;
+      if (!shard) return tenants;
+      const share = selectShard(tenants, shard);
+      this.logToStderr(
+        `shard ${shard.index}/${shard.total} (${shard.source}): ${share.length} of ${tenants.length} tenants`,
+      );
+      return share;
     }
     const { askChoices } = await import('./prompts.js');
     const candidates = await registry.listTenants({});

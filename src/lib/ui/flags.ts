@@ -32,6 +32,11 @@ export const fleetFlags = {
     description: 'leave out this tenant (repeatable)',
     helpGroup: 'SELECTION',
   }),
+  shard: Flags.string({
+    description:
+      "only this job's share of the selection, I/N (by a hash of the tenant id) [default: from JOB_COMPLETION_INDEX or CI_NODE_INDEX/CI_NODE_TOTAL]",
+    helpGroup: 'SELECTION',
+  }),
   concurrency: Flags.integer({
     char: 'c',
     min: 1,
@@ -55,6 +60,38 @@ export const fleetFlags = {
   }),
 };
 
+/**
+ * Rolling a change out in steps, for the commands that change tenants: a canary first, growing
+ * waves with a pause between them, a failure budget.
+ */
+export const rolloutFlags = {
+  canary: Flags.integer({
+    min: 1,
+    description: 'run this many tenants first (a stable sample) and stop, exit 1, if any fails',
+    helpGroup: 'ROLLOUT',
+  }),
+  'canary-tenants': Flags.string({
+    multiple: true,
+    description: 'these tenants are the canary (repeatable or comma-separated)',
+    helpGroup: 'ROLLOUT',
+  }),
+  waves: Flags.string({
+    description: 'run in growing waves, e.g. 1,10%,50%,100% (cumulative); a failed wave stops the run',
+    helpGroup: 'ROLLOUT',
+  }),
+  'wave-pause': Flags.string({
+    description: 'wait this long between waves, e.g. 30s, 5m',
+    helpGroup: 'ROLLOUT',
+  }),
+  'max-failures': Flags.string({
+    description: 'start no tenant once this many (N or P%) have failed',
+    helpGroup: 'ROLLOUT',
+  }),
+};
+
+/** Every flag of a command that changes tenants across the fleet. */
+export const changeFlags = { ...fleetFlags, ...rolloutFlags };
+
 /** The selection flags alone, for commands that read the fleet without scheduling work on it. */
-export const { tenant, all, status, server, exclude } = fleetFlags;
-export const selectionFlags = { tenant, all, status, server, exclude };
+export const { tenant, all, status, server, exclude, shard } = fleetFlags;
+export const selectionFlags = { tenant, all, status, server, exclude, shard };

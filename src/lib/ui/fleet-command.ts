@@ -10,6 +10,11 @@ interface SchedulingFlagValues {
   'per-server'?: number;
   timeout?: string;
   bail?: boolean;
+  canary?: number;
+  'canary-tenants'?: string[];
+  waves?: string;
+  'wave-pause'?: string;
+  'max-failures'?: string;
 }
 
 export interface FleetCommandRun<T> extends FleetSummaryOptions<T> {
@@ -44,11 +49,13 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
    * into a clean stop (first) or an abort (second) until close().
    */
   protected async scheduler(verb: string): Promise<FleetScheduler> {
-    const [{ runFleet, FleetInterrupt }, { createFleetView }, { parseDurationSeconds }] = await Promise.all([
-      import('../fleet/index.js'),
-      import('./fleet-view.js'),
-      import('../validation/index.js'),
-    ]);
+    const [{ runFleet, FleetInterrupt }, { planRollout }, { createFleetView }, { parseDurationSeconds }] =
+      await Promise.all([
+        import('../fleet/index.js'),
+        import('../fleet/rollout.js'),
+        import('./fleet-view.js'),
+        import('../validation/index.js'),
+      ]);
     const ctx = await this.context();
     const flags = this.flags as SchedulingFlagValues & { verbose?: boolean };
     const timeoutMs =
@@ -58,6 +65,21 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
     if (timeoutMs === 0)
       throw new InputError('--timeout must be at least 1s', { hint: 'e.g. --timeout 10m' });
     const concurrency = await this.concurrency(flags.concurrency);
+    const pauseMs =
+      flags['wave-pause'] === undefined
+        ? undefined
+        : parseDurationSeconds(flags['wave-pause'], '--wave-pause') * 1000;
+    const rollout = <Tenant extends FleetTenant>(tenants: readonly Tenant[]) =>
+      planRollout(tenants, {
+        canary: flags.canary,
+        canaryTenants: flags['canary-tenants']
+          ?.flatMap((value) => value.split(','))
+          .map((id) => id.trim())
+          .filter(Boolean),
+        waves: flags.waves,
+        pauseMs,
+        maxFailures: flags['max-failures'],
+      });
     const interrupt = new FleetInterrupt().install();
     const json = this.jsonEnabled();
     return {
@@ -69,15 +91,22 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
           detail: detail as ((value: unknown) => string | undefined) | undefined,
           live: json ? false : undefined,
         });
+        const plan = rollout(tenants);
         try {
-          return await runFleet(tenants, work, {
+          const outcome = await runFleet(plan.tenants, work, {
             concurrency,
             serverLimit: (server) => flags['per-server'] ?? ctx.servers.concurrencyOf(server),
             bail: flags.bail,
+            maxFailures: plan.maxFailures,
+            waves: plan.waves,
             timeoutMs,
             interrupt,
             observer: view.observe,
           });
+          // Waves run in their own order; results come back in the selection's.
+          const position = new Map(tenants.map((tenant, index) => [tenant.id, index]));
+          outcome.results.sort((a, b) => position.get(a.tenant)! - position.get(b.tenant)!);
+          return outcome;
         } finally {
           view.finish();
         }

@@ -98,6 +98,8 @@ class PlainFleetView implements FleetView {
         const duration = result.status === 'skipped' ? '' : ` (${formatDuration(result.durationMs)})`;
         return `${iconOf(result.status)} ${result.tenant}: ${text}${duration}`;
       }
+      case 'wave-started':
+        return `wave ${event.wave} of ${event.waves}: ${event.tenants} tenant${event.tenants === 1 ? '' : 's'}`;
       case 'run-stopping':
         return color.yellow(stoppingText(event.signal, event.hard, event.running));
       default:
@@ -173,6 +175,7 @@ class LiveFleetView implements FleetView {
   private readonly running = new Map<string, RunningTenant>();
   private readonly failures: Array<{ tenant: string; text: string }> = [];
   private stopping?: string;
+  private wave?: string;
   /** Lines to print above the live area at the next frame (verbose steps, child output). */
   private readonly pending: Array<{ stream: NodeJS.WriteStream; text: string }> = [];
   private drawn: string[] = [];
@@ -210,6 +213,9 @@ class LiveFleetView implements FleetView {
       case 'run-started':
         this.total = event.tenants;
         this.concurrency = event.concurrency;
+        break;
+      case 'wave-started':
+        this.wave = `wave ${event.wave}/${event.waves}`;
         break;
       case 'tenant-started':
         this.running.set(event.tenant, {
@@ -280,7 +286,7 @@ class LiveFleetView implements FleetView {
   private header(now: number): string {
     const elapsed = now - this.started;
     const parts = [
-      `${color.cyan(SPINNER[this.frame % SPINNER.length]!)} ${this.options.verb} ${this.finished}/${this.total}`,
+      `${color.cyan(SPINNER[this.frame % SPINNER.length]!)} ${this.options.verb} ${this.finished}/${this.total}${this.wave ? ` (${this.wave})` : ''}`,
       color.green(`${this.counts.ok} ok`),
     ];
     const failed = this.counts.failed + this.counts.timeout;

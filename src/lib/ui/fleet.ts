@@ -62,6 +62,15 @@ export async function renderFleetSummary<T>(
     `${totals.tenants} tenant${totals.tenants === 1 ? '' : 's'}: ${parts.join(', ')} in ${formatDuration(outcome.durationMs)}` +
       (hiddenOk ? color.dim(` (${hiddenOk} ok rows not listed: --verbose lists every tenant)`) : ''),
   );
+  if (outcome.stoppedAt) {
+    const { wave, waves, reason } = outcome.stoppedAt;
+    const never = results.filter(notStarted).length;
+    lines.push(
+      color.red(
+        `Stopped after wave ${wave} of ${waves}: ${reason}; ${never} tenant${never === 1 ? '' : 's'} not started. Fix the cause, then run the same command again.`,
+      ),
+    );
+  }
   if (outcome.interrupted) {
     const never = results.filter(notStarted).length;
     lines.push(

@@ -9,6 +9,6 @@ const output = process.env.AFTY_NO_FAST_PATH
 if (output !== undefined) {
   process.stdout.write(output);
 } else {
-  const { execute } = await import('@oclif/core');
+  const { execute } = await import('./bundle.js');
   await execute({ dir: import.meta.url });
 }

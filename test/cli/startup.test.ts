@@ -46,12 +46,13 @@ describe('bin/run.js start-up', function () {
 
   before(() => {
     home = mkdtempSync(path.join(os.tmpdir(), 'afty-startup-'));
-    // Loaded with --import: any import of @oclif/core fails, so output means the fast path answered.
+    // Loaded with --import: importing oclif (bundled, through bin/bundle.js, or @oclif/core itself)
+    // fails, so output means the fast path answered.
     blockOclif = path.join(home, 'block-oclif.mjs');
     const hook =
       'export async function resolve(specifier, context, next) {' +
-      " if (specifier === '@oclif/core' || specifier.startsWith('@oclif/core/'))" +
-      " throw new Error('fast path not taken: @oclif/core imported');" +
+      " if (specifier === './bundle.js' || specifier === '@oclif/core' || specifier.startsWith('@oclif/core/'))" +
+      " throw new Error('fast path not taken: oclif imported');" +
       ' return next(specifier, context); }';
     writeFileSync(
       blockOclif,

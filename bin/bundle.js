@@ -44,11 +44,8 @@ function writeCache(script, covers) {
 function load() {
   const cache = readCache();
   const cachedData = cache.data;
-  const source = readFileSync(file, 'utf8');
-  const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname, __aftyImport) {${source}\n})`,
-    { filename: file, cachedData },
-  );
+  const source = readFileSync(file, 'latin1'); // ASCII: scripts/bundle.mjs makes sure
+  const script = new vm.Script(source, { filename: file, cachedData });
   // The bundle's import() calls (oclif loading plugins and hooks, user config files, migrations):
   // Node's own loader, relative to the bundle as they would be from any file.
   const importer = (specifier, options) =>

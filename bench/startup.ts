@@ -23,7 +23,12 @@ writeFileSync(
   path.join(dir, 'afty.config.json'),
   JSON.stringify({ migrations: { directory: 'migrations/tenant' } }),
 );
-const env = { ...process.env, CI: '1', NO_COLOR: '1', AFTY_SECRET: 'bench-startup-secret-0123456789' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  CI: '1',
+  NO_COLOR: '1',
+  AFTY_SECRET: 'bench-startup-secret-0123456789',
+};
 delete env.AFTY_CONFIG;
 delete env.AFTY_CENTRAL_URL;
 const created = spawnSync(process.execPath, [bin, 'tenant', 'create', 'acme', '--migrate'], {

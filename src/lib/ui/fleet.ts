@@ -22,7 +22,12 @@ export async function renderFleetSummary<T>(
   const shown = results.filter((result) => !isIdle(result));
   const table = shown.length
     ? await renderTable({
-        head: ['tenant', 'result', 'duration', 'detail'],
+        columns: [
+          { header: 'tenant', kind: 'id' },
+          { header: 'result', kind: 'id' },
+          { header: 'duration', kind: 'id' },
+          { header: 'detail', kind: 'text' },
+        ],
         rows: shown.map((result) => [
           result.tenant,
           statusColor(result.status),

@@ -145,9 +145,10 @@ function imports(entry) {
   };
 }
 
-async function bundle(name, input, entry) {
+async function bundle(name, input, entry, keepNames = false) {
   const result = await esbuild.build({
     ...input,
+    metafile: true,
     outfile: path.join(OUT, `${name}.cjs`),
     write: false,
     bundle: true,
@@ -156,8 +157,7 @@ async function bundle(name, input, entry) {
     target: 'node20',
     plugins: [imports(entry)],
     minify: true,
-    // Names survive minification: oclif, ioredis and others read constructor names.
-    keepNames: true,
+    keepNames,
     legalComments: 'none',
     logLevel: 'warning',
     // Sources that are ESM use import.meta.url; in CommonJS the same URL is the file's own.
@@ -169,7 +169,30 @@ async function bundle(name, input, entry) {
     },
     footer: { js: '})' },
   });
+  // Minified names are what code reading constructor.name sees: a file whose code does keeps its
+  // names (ioredis's error names), unless the reading is known not to matter to afty. Keeping
+  // names everywhere cost ~30 ms of start-up (a defineProperty call for every function).
+  if (!keepNames && Object.keys(result.metafile.inputs).some(readsNames))
+    return bundle(name, input, entry, true);
   writeFileSync(path.join(OUT, `${name}.cjs`), rewrite(result.outputFiles[0].text));
+}
+
+// Packages whose code reads constructor names only where that does not reach afty's behaviour.
+const NAMES_UNUSED = {
+  // The id of a command class run without one; oclif gives every command its manifest id first.
+  '@oclif/core': 'lib/command.js',
+  // Encode errors (afty only parses), whether a function is async (a built-in's name), and the
+  // type name of a class instance in an error message: classes defined in the bundle never reach
+  // a schema (the config is JSON or the user's own module).
+  zod: 'v4/core/util.js v4/core/schemas.js v4/classic/schemas.js v4/core/compile.js',
+};
+
+function readsNames(input) {
+  const file = path.resolve(input);
+  const pkg = packageOf(file);
+  const known = pkg && NAMES_UNUSED[posix(path.relative(path.join(ROOT, 'node_modules'), pkg))];
+  if (known?.split(' ').includes(posix(path.relative(pkg, file)))) return false;
+  return existsSync(file) && /\b(?:constructor|new\.target)\.name\b/.test(readFileSync(file, 'utf8'));
 }
 
 /**

@@ -3,8 +3,9 @@
 // what @oclif/core 4 (with @oclif/plugin-help 6) prints for the same argv, environment and width,
 // so this reads the same files oclif reads (package.json, oclif.manifest.json, the core plugins')
 // and repeats its layout and wrapping. Whenever anything could make oclif print something else
-// (colour, themes, user plugins, hooks, aliases, templates, unusual characters, debug output, WSL…)
-// it returns undefined and oclif answers. test/cli/startup.test.ts compares the two paths.
+// (colour, themes, user plugins, hooks, aliases, templates, unusual characters, debug output, WSL,
+// another release of @oclif/core or @oclif/plugin-help than MIRRORED) it returns undefined and
+// oclif answers. test/cli/startup.test.ts compares the two paths.
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,11 @@ const HARMLESS_HOOKS = new Set([
 const PLAIN = /^[\x20-\x7e\n–—‘’“”…→✓✗·]*$/;
 // Topic and command names as typed; anything else (flags, `a:b`, `x=y`) is left to oclif.
 const WORD = /^[a-z0-9][\w-]*$/i;
+
+// The releases whose output this file reproduces (the layout of @oclif/core's Help and
+// userAgent, plugin-help's help command). Update them only after test/cli/startup.test.ts passes
+// against the new ones.
+export const MIRRORED = { '@oclif/core': '4.14.0', '@oclif/plugin-help': '6.3.0' };
 
 class Unsupported extends Error {}
 function need(condition) {
@@ -53,6 +59,20 @@ function parseArgv(argv) {
   const words = viaCommand ? argv.slice(1) : argv.at(-1) === '--help' ? argv.slice(0, -1) : argv;
   if (!words.every((word) => WORD.test(word))) return undefined;
   return { kind: 'help', viaCommand, subject: words.join(':') };
+}
+
+/**
+ * The package `name` as oclif's findRoot finds it through require(): the node_modules part of
+ * that (a package found only through NODE_PATH or Yarn PnP is left to oclif).
+ */
+function installed(name) {
+  let root = ROOT;
+  while (!existsSync(path.join(root, 'node_modules', name, 'package.json'))) {
+    need(path.dirname(root) !== root);
+    root = path.dirname(root);
+  }
+  root = path.join(root, 'node_modules', name);
+  return { root, pjson: readJson(path.join(root, 'package.json')) };
 }
 
 function readJson(file) {
@@ -89,18 +109,12 @@ function loadConfig(withCommands) {
   need(patterns.every((pattern) => !/[*?[\]{}()!\\]/.test(pattern))); // no globs: names match exactly
   need(!process.versions.pnp);
   for (const name of Object.keys(pjson.dependencies ?? {}).filter((dep) => patterns.includes(dep))) {
-    // oclif's findRoot resolves the package as require() does; this is the node_modules part of
-    // that (a plugin found only through NODE_PATH or Yarn PnP is left to oclif).
-    let root = ROOT;
-    while (!existsSync(path.join(root, 'node_modules', name, 'package.json'))) {
-      need(path.dirname(root) !== root);
-      root = path.dirname(root);
-    }
-    root = path.join(root, 'node_modules', name);
-    const plugin = readJson(path.join(root, 'package.json'));
+    const { root, pjson: plugin } = installed(name);
     need(plugin.oclif && !plugin.oclif.plugins && plugin.name === name);
     plugins.push({ root, pjson: plugin });
   }
+  // What is printed is what these versions print: another one is oclif's to answer.
+  for (const [name, version] of Object.entries(MIRRORED)) need(installed(name).pjson.version === version);
   need(
     plugins.every(({ pjson }) => Object.keys(pjson.oclif.hooks ?? {}).every((e) => HARMLESS_HOOKS.has(e))),
   );

@@ -80,7 +80,11 @@ export default class Test extends CheckReportCommand<typeof Test> {
         const { renderTable } = await import('../lib/ui/output.js');
         this.log(
           await renderTable({
-            head: ['id', 'scope', 'title'],
+            columns: [
+              { header: 'id', kind: 'id' },
+              { header: 'scope', kind: 'id' },
+              { header: 'title', kind: 'text' },
+            ],
             rows: list.map((check) => [check.id, check.scope, check.title]),
           }),
         );

@@ -118,7 +118,7 @@ describe('afty tenant (CLI, SQLite embedded default)', function () {
     );
     assert.match(csv.stdout, /^acme,Acme Inc,active,default,\S+,acme\.test,acme\.test www\.acme\.test,/m);
     const table = await cli(['tenant', 'list']);
-    assert.match(table.stdout, /│ acme │ Acme Inc │ active/);
+    assert.match(table.stdout, /^acme +Acme Inc +active /m);
     assert.match(table.stdout, /2 of 2 tenants/);
     const badSort = await cli(['tenant', 'list', '--sort', 'size']);
     assert.equal(badSort.exitCode, 2);

@@ -72,7 +72,15 @@ export default class BackupList extends BaseCommand<typeof BackupList> {
         const { default: path } = await import('node:path');
         this.log(
           await renderTable({
-            head: ['tenant', 'created (UTC)', 'size', 'tables', 'migrations', 'took', 'file'],
+            columns: [
+              { header: 'tenant', kind: 'id' },
+              { header: 'created (UTC)', kind: 'id' },
+              { header: 'size', kind: 'id' },
+              { header: 'tables', kind: 'id' },
+              { header: 'migrations', kind: 'id' },
+              { header: 'took', kind: 'id' },
+              { header: 'file', kind: 'id' },
+            ],
             rows: backups.map((backup) => [
               backup.tenant,
               backup.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ''),

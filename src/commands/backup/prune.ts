@@ -103,7 +103,13 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
         const { renderTable } = await import('../../lib/ui/output.js');
         this.log(
           await renderTable({
-            head: ['tenant', 'kind', 'name', 'created (UTC)', 'why'],
+            columns: [
+              { header: 'tenant', kind: 'id' },
+              { header: 'kind', kind: 'id' },
+              { header: 'name', kind: 'id' },
+              { header: 'created (UTC)', kind: 'id' },
+              { header: 'why', kind: 'text' },
+            ],
             rows: removed.map((item) => [item.tenant, item.kind, item.name, item.createdAt, item.reason]),
           }),
         );

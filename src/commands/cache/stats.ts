@@ -67,7 +67,13 @@ export default class CacheStats extends FleetCommand<typeof CacheStats> {
         if (top.length) {
           this.log(
             await renderTable({
-              head: ['tenant', 'keys', 'tags', 'memory', 'measured'],
+              columns: [
+                { header: 'tenant', kind: 'id' },
+                { header: 'keys', kind: 'id' },
+                { header: 'tags', kind: 'id' },
+                { header: 'memory', kind: 'id' },
+                { header: 'measured', kind: 'text' },
+              ],
               rows: top.map(({ value: row }) => [
                 row!.tenant,
                 row!.keys,

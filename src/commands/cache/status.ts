@@ -93,7 +93,11 @@ export default class CacheStatus extends BaseCommand<typeof CacheStatus> {
     if (result.tenants.length) {
       this.log(
         await renderTable({
-          head: ['tenant', 'keys', 'tags'],
+          columns: [
+            { header: 'tenant', kind: 'id' },
+            { header: 'keys', kind: 'id' },
+            { header: 'tags', kind: 'id' },
+          ],
           rows: result.tenants.map((row) => [row.tenant, row.keys, row.tags]),
         }),
       );

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import path from 'node:path';
 import type { MigrationStatusEntry } from '../../lib/migrations/index.js';
 import type { FleetJson, FleetTenantJson } from '../../lib/fleet/index.js';
 import { FleetCommand } from '../../lib/ui/fleet-command.js';
@@ -78,11 +79,20 @@ export default class DbStatus extends FleetCommand<typeof DbStatus> {
     if (this.jsonEnabled()) return json;
 
     const when = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
-    if (rows.length === 1 && rows[0]!.status === 'ok') {
+    if (rows.length === 1 && rows[0]!.status === 'ok' && rows[0]!.migrations.length === 0) {
+      this.log(
+        `${rows[0]!.tenant}: no migrations (none in ${path.relative(process.cwd(), ctx.config.migrations.directory) || '.'}, none recorded)`,
+      );
+    } else if (rows.length === 1 && rows[0]!.status === 'ok') {
       const row = rows[0]!;
       this.log(
         await ui.renderTable({
-          head: ['migration', 'state', 'batch', 'applied at'],
+          columns: [
+            { header: 'migration', kind: 'id' },
+            { header: 'state', kind: 'id' },
+            { header: 'batch', kind: 'id' },
+            { header: 'applied at', kind: 'id' },
+          ],
           rows: row.migrations.map((entry) => [
             entry.name,
             entry.state === 'applied'
@@ -99,14 +109,19 @@ export default class DbStatus extends FleetCommand<typeof DbStatus> {
         `${row.tenant}: ${row.applied} applied, ${row.pending} pending${row.missing ? `, ${row.missing} missing on disk` : ''}${row.locked ? ', migration lock held' : ''}`,
       );
     } else {
-      const width = Math.max(6, ...rows.map((row) => row.tenant.length));
-      for (const row of rows) {
-        const state =
-          row.status !== 'ok'
-            ? ui.color.red(`${row.status}: ${row.error}`)
-            : `${row.applied} applied, ${row.pending ? ui.color.yellow(`${row.pending} pending`) : '0 pending'}${row.missing ? ui.color.red(`, ${row.missing} missing`) : ''}, last batch ${row.lastBatch ?? '-'}, last migrated ${when(row.lastMigratedAt) || 'never'}${row.locked ? ui.color.yellow(', locked') : ''}`;
-        this.log(`${row.tenant.padEnd(width)}  ${state}`);
-      }
+      const state = (row: TenantStatusJson) =>
+        row.status !== 'ok'
+          ? ui.color.red(`${row.status}: ${row.error}`)
+          : `${row.applied} applied, ${row.pending ? ui.color.yellow(`${row.pending} pending`) : '0 pending'}${row.missing ? ui.color.red(`, ${row.missing} missing`) : ''}, last batch ${row.lastBatch ?? '-'}, last migrated ${when(row.lastMigratedAt) || 'never'}${row.locked ? ui.color.yellow(', locked') : ''}`;
+      this.log(
+        await ui.renderTable({
+          columns: [
+            { header: 'tenant', kind: 'id' },
+            { header: 'migrations', kind: 'text' },
+          ],
+          rows: rows.map((row) => [row.tenant, state(row)]),
+        }),
+      );
       this.log(
         `${totals.tenants} tenant${totals.tenants === 1 ? '' : 's'}: ${totals.upToDate} up to date, ${totals.behind} behind (${totals.pending} pending, ${totals.missing} missing)${totals.tenants - totals.ok ? `, ${totals.tenants - totals.ok} failed` : ''}`,
       );

@@ -98,7 +98,15 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
         const { renderTable, statusColor } = await import('../../lib/ui/output.js');
         this.log(
           await renderTable({
-            head: ['id', 'name', 'status', 'server', 'database', 'primary domain', 'domains'],
+            columns: [
+              { header: 'id', kind: 'id' },
+              { header: 'name', kind: 'text' },
+              { header: 'status', kind: 'id' },
+              { header: 'server', kind: 'id' },
+              { header: 'database', kind: 'id' },
+              { header: 'primary domain', kind: 'id' },
+              { header: 'domains', kind: 'id' },
+            ],
             rows: tenants.map((tenant) => [
               tenant.id,
               tenant.name,

@@ -40,7 +40,12 @@ export async function renderFleetSummary<T>(
   if (shown.length) {
     lines.push(
       await renderTable({
-        head: ['tenant', 'result', 'duration', 'detail'],
+        columns: [
+          { header: 'tenant', kind: 'id' },
+          { header: 'result', kind: 'id' },
+          { header: 'duration', kind: 'id' },
+          { header: 'detail', kind: 'text' },
+        ],
         rows: shown.map((result) => [
           result.tenant,
           statusColor(result.status),

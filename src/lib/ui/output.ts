@@ -1,4 +1,3 @@
-import { stripVTControlCharacters } from 'node:util';
 import { Chalk, type ChalkInstance } from 'chalk';
 
 /** Colours only for a terminal, and never with NO_COLOR (https://no-color.org). */
@@ -11,51 +10,140 @@ export function colorsEnabled(stream: NodeJS.WriteStream = process.stdout): bool
 export const color: ChalkInstance = new Chalk({ level: colorsEnabled() ? 1 : 0 });
 export const colorErr: ChalkInstance = new Chalk({ level: colorsEnabled(process.stderr) ? 1 : 0 });
 
-export interface TableOptions {
-  head: string[];
-  rows: Array<Array<string | number | null | undefined>>;
+/**
+ * How a column may be fitted to a narrow terminal. `id` cells (ids, names, paths, numbers, times:
+ * values people copy or grep) are always printed whole; `text` cells (free text: titles,
+ * messages) wrap when the table is wider than the terminal.
+ */
+export type ColumnKind = 'id' | 'text';
+
+export interface Column {
+  header: string;
+  kind: ColumnKind;
 }
 
-/** A cell's printed width: its longest line, without ANSI colour codes. */
-function cellWidth(cell: string): number {
-  return Math.max(
-    ...stripVTControlCharacters(cell)
-      .split('\n')
-      .map((line) => [...line].length),
+export interface TableOptions {
+  columns: Column[];
+  rows: Array<Array<string | number | null | undefined>>;
+  /**
+   * The width to fit. Default: the terminal's when stdout is one; otherwise none, so piped output
+   * keeps one greppable line per row.
+   */
+  width?: number;
+}
+
+const GAP = '  ';
+/** A free-text column is not wrapped narrower than this (or its header, if wider). */
+const MIN_TEXT_WIDTH = 10;
+
+/**
+ * A compact table in the style of gh and sf: a header row and aligned columns, no box and no
+ * rule between rows. When it is wider than `width`, the widest free-text column is narrowed (and
+ * wrapped) first; if the id columns alone do not fit, each row is printed as a block of
+ * `header  value` lines instead, so ids and paths are never cut or squeezed.
+ */
+export async function renderTable({ columns, rows, width = terminalWidth() }: TableOptions): Promise<string> {
+  const [{ default: stringWidth }, { default: wrapAnsi }] = await Promise.all([
+    import('string-width'),
+    import('wrap-ansi'),
+  ]);
+  // One line per cell; lines come only from wrapping, so piped rows stay one line each.
+  const cells = rows.map((row) =>
+    columns.map((_, index) => String(row[index] ?? '').replace(/\s*[\r\n]+\s*/g, ' ')),
   );
+  const headers = columns.map((column) => column.header);
+  const widths = headers.map((header, index) =>
+    Math.max(stringWidth(header), ...cells.map((row) => stringWidth(row[index]!))),
+  );
+  const wrap = (text: string, columns: number) =>
+    wrapAnsi(text, columns, { hard: true, trim: true }).split('\n');
+  const line = (parts: string[]) =>
+    parts
+      .map((part, index) =>
+        index === parts.length - 1 ? part : part + ' '.repeat(widths[index]! - stringWidth(part)),
+      )
+      .join(GAP)
+      .trimEnd();
+
+  if (width !== undefined && !narrowTextColumns(columns, widths, width, stringWidth)) {
+    return renderRecords(columns, cells, width, stringWidth, wrap);
+  }
+  const output = [line(headers.map((header) => color.bold(header)))];
+  for (const row of cells) {
+    const wrapped = row.map((cell, index) =>
+      columns[index]!.kind === 'text' && stringWidth(cell) > widths[index]!
+        ? wrap(cell, widths[index]!)
+        : [cell],
+    );
+    const height = Math.max(...wrapped.map((lines) => lines.length));
+    for (let at = 0; at < height; at += 1) output.push(line(wrapped.map((lines) => lines[at] ?? '')));
+  }
+  return output.join('\n');
+}
+
+function terminalWidth(): number | undefined {
+  return process.stdout.isTTY ? process.stdout.columns || undefined : undefined;
 }
 
 /**
- * A cli-table3 table; its own ANSI styling is off so piped output stays plain. On a terminal the
- * widest column is word-wrapped so the table fits the window; piped output is never wrapped, so
- * a row stays one greppable line.
+ * Narrows the widest free-text column, one character at a time, until the table fits `width`.
+ * Returns whether it fits; `widths` is changed in place.
  */
-export async function renderTable({ head, rows }: TableOptions): Promise<string> {
-  const { default: Table } = await import('cli-table3');
-  const cells = rows.map((row) =>
-    row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))),
+function narrowTextColumns(
+  columns: Column[],
+  widths: number[],
+  width: number,
+  stringWidth: (text: string) => number,
+): boolean {
+  const total = () => widths.reduce((sum, each) => sum + each, GAP.length * (widths.length - 1));
+  const floor = columns.map((column, index) =>
+    column.kind === 'text'
+      ? Math.min(widths[index]!, Math.max(MIN_TEXT_WIDTH, stringWidth(column.header)))
+      : widths[index]!,
   );
-  const header = head.map((cell) => color.bold(cell));
-  const table = new Table({
-    head: header,
-    style: { head: [], border: [] },
-    ...fitToWidth([header, ...cells]),
-  });
-  for (const row of cells) table.push(row);
-  return table.toString();
+  while (total() > width) {
+    let widest = -1;
+    for (const [index, each] of widths.entries()) {
+      if (each > floor[index]! && (widest < 0 || each > widths[widest]!)) widest = index;
+    }
+    if (widest < 0) return false;
+    widths[widest]! -= 1;
+  }
+  return true;
 }
 
-/** cli-table3 options that shrink the widest column to the terminal's width, if it overflows. */
-function fitToWidth(rows: string[][]): { colWidths?: number[]; wordWrap?: boolean } {
-  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
-  if (!columns) return {};
-  // Each cell has one space of padding on either side, and there is one more border than columns.
-  const widths = rows[0]!.map((_, index) => Math.max(...rows.map((row) => cellWidth(row[index] ?? ''))) + 2);
-  const overflow = widths.reduce((sum, width) => sum + width, widths.length + 1) - columns;
-  if (overflow <= 0) return {};
-  const widest = widths.indexOf(Math.max(...widths));
-  widths[widest] = Math.max(12, widths[widest]! - overflow);
-  return { colWidths: widths, wordWrap: true };
+/**
+ * Each row as `header  value` lines, rows apart by a blank line: for terminals too narrow for the
+ * ids. An id that does not fit beside its header gets a line of its own; one wider than the whole
+ * terminal is still printed whole (the terminal wraps it), so it can be copied.
+ */
+function renderRecords(
+  columns: Column[],
+  cells: string[][],
+  width: number,
+  stringWidth: (text: string) => number,
+  wrap: (text: string, columns: number) => string[],
+): string {
+  const labelWidth = Math.max(...columns.map((column) => stringWidth(column.header)));
+  const valueWidth = width - labelWidth - GAP.length;
+  const indent = ' '.repeat(labelWidth + GAP.length);
+  return cells
+    .map((row) =>
+      row
+        .flatMap((cell, index) => {
+          const { header, kind } = columns[index]!;
+          const label = color.bold(header) + ' '.repeat(labelWidth - stringWidth(header));
+          if (stringWidth(cell) <= valueWidth) return [`${label}${GAP}${cell}`.trimEnd()];
+          if (kind === 'id') return [color.bold(header), cell];
+          if (valueWidth >= MIN_TEXT_WIDTH) {
+            const [first, ...more] = wrap(cell, valueWidth);
+            return [`${label}${GAP}${first}`, ...more.map((part) => indent + part)];
+          }
+          return [color.bold(header), ...wrap(cell, width)];
+        })
+        .join('\n'),
+    )
+    .join('\n\n');
 }
 
 export function formatBytes(bytes: number): string {

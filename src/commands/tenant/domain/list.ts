@@ -30,7 +30,11 @@ export default class TenantDomainList extends BaseCommand<typeof TenantDomainLis
         const { renderTable } = await import('../../../lib/ui/output.js');
         this.log(
           await renderTable({
-            head: ['domain', 'tenant', 'primary'],
+            columns: [
+              { header: 'domain', kind: 'id' },
+              { header: 'tenant', kind: 'id' },
+              { header: 'primary', kind: 'id' },
+            ],
             rows: domains.map((entry) => [entry.domain, entry.tenant, entry.primary ? 'yes' : '']),
           }),
         );

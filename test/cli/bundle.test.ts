@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, runJson } from '../support/cli.js';
+import { createProject, type TestProject } from '../support/project.js';
+
+/** The commands each cache file says it covers (bin/bundle.js: 4-byte length, JSON list, V8 data). */
+function covers(file: string): string[] {
+  const buffer = readFileSync(file);
+  return JSON.parse(buffer.subarray(4, 4 + buffer.readUInt32LE(0)).toString('utf8')) as string[];
+}
+
+describe('dist/bundle and its code caches (bin/bundle.js)', function () {
+  this.timeout(120_000);
+  let install: string; // a copy of the built CLI, so its caches can be removed and damaged
+  let bundle: string;
+  let project: TestProject;
+  const afty = (args: string[]) =>
+    execa('node', [path.join(install, 'bin/run.js'), ...args, '--json'], {
+      cwd: project.dir,
+      env: project.env,
+      extendEnv: false,
+      reject: false,
+    });
+  const caches = () => readdirSync(bundle).filter((file) => file.endsWith('.cache'));
+
+  before(async () => {
+    install = mkdtempSync(path.join(os.tmpdir(), 'afty-bundle-'));
+    for (const entry of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) {
+      cpSync(path.join(ROOT, entry), path.join(install, entry), { recursive: true });
+    }
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(install, 'node_modules'));
+    bundle = path.join(install, 'dist/bundle');
+    for (const file of caches()) rmSync(path.join(bundle, file));
+    project = createProject({ driver: 'sqlite' });
+    const created = await runJson(['tenant', 'create', 'acme'], { cwd: project.dir, env: project.env });
+    assert.equal(created.exitCode, 0, created.stderr);
+  });
+  after(async () => {
+    rmSync(install, { recursive: true, force: true });
+    await project.cleanup();
+  });
+
+  it('runs without caches, then writes one per file it loaded, covering the command', async () => {
+    assert.deepEqual(caches(), []);
+    const first = await afty(['tenant', 'list']);
+    assert.equal(first.exitCode, 0, first.stderr);
+    assert.ok(caches().includes('main.cjs.cache'), caches().join(' '));
+    for (const file of caches()) assert.deepEqual(covers(path.join(bundle, file)), ['tenant/list'], file);
+    // A SQLite command never reads the MySQL driver or the Redis client.
+    assert.ok(!caches().some((file) => /mysql2|ioredis/.test(file)), caches().join(' '));
+
+    const stamps = caches().map((file) => statSync(path.join(bundle, file)).mtimeMs);
+    const second = await afty(['tenant', 'list']);
+    assert.equal(second.stdout, first.stdout);
+    assert.deepEqual(
+      caches().map((file) => statSync(path.join(bundle, file)).mtimeMs),
+      stamps,
+      'a covered command leaves the caches alone',
+    );
+  });
+
+  it('adds a command to the caches of the files it loads, the first time it runs', async () => {
+    const shown = await afty(['tenant', 'show', 'acme']);
+    assert.equal(shown.exitCode, 0, shown.stderr);
+    assert.deepEqual(covers(path.join(bundle, 'main.cjs.cache')), ['tenant/list', 'tenant/show']);
+  });
+
+  it('compiles from source when a cache is damaged or from another build, and writes it again', async () => {
+    const main = path.join(bundle, 'main.cjs.cache');
+    const list = Buffer.from(JSON.stringify(['tenant/list', 'tenant/show']));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(list.length);
+    const damaged = Buffer.concat([length, list, Buffer.from('not V8 code cache data')]);
+    writeFileSync(main, damaged);
+    const run = await afty(['tenant', 'list']);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).total, 1);
+    assert.notDeepEqual(readFileSync(main), damaged, 'rewritten');
+    assert.deepEqual(covers(main), ['tenant/list'], 'covering only what ran since');
+
+    writeFileSync(main, 'garbage');
+    const again = await afty(['tenant', 'list']);
+    assert.equal(again.exitCode, 0, again.stderr);
+    assert.deepEqual(covers(main), ['tenant/list']);
+    assert.ok(!readdirSync(bundle).some((file) => /\.cache\.\d+$/.test(file)), 'no temporary files left');
+  });
+
+  it('bundles every command file and no dev-only package', () => {
+    const stubs = readdirSync(path.join(install, 'dist/commands'), { recursive: true }).filter((file) =>
+      String(file).endsWith('.js'),
+    );
+    const sources = readdirSync(path.join(ROOT, 'src/commands'), { recursive: true }).filter(
+      (file) => String(file).endsWith('.ts') && !String(file).endsWith('.d.ts'),
+    );
+    assert.equal(stubs.length, sources.length);
+    for (const stub of stubs) {
+      assert.match(
+        readFileSync(path.join(install, 'dist/commands', String(stub)), 'utf8'),
+        /export default command\(/,
+      );
+    }
+    assert.ok(!readdirSync(bundle).some((file) => /^(typescript|tsx|esbuild|mocha)\b/.test(file)));
+  });
+});

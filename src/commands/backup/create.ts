@@ -27,6 +27,7 @@ export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
     '<%= config.bin %> backup create --all --status active --no-compress --json',
   ];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     ...changeFlags,
@@ -68,7 +69,12 @@ export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
           tables: entry.manifest.tables.length,
         };
       },
-      { verb: 'backup', detail: (value) => `${value.file} (${formatBytes(value.bytes)})` },
+      {
+        verb: 'backup',
+        detail: (value) => `${value.file} (${formatBytes(value.bytes)})`,
+        record: (result) =>
+          result.value ? { file: result.value.file, sha256: result.value.sha256 } : undefined,
+      },
     );
     return {
       ...fleetJson(

@@ -22,6 +22,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
     '<%= config.bin %> backup prune --all --force --json',
   ];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     tenant: Flags.string({

@@ -17,6 +17,7 @@ export default class BackupRestore extends FleetCommand<typeof BackupRestore> {
     '<%= config.bin %> backup restore --tenant acme --latest --into acme-staging --force --json',
   ];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     tenant: Flags.string({

@@ -23,6 +23,7 @@ export default class CacheClear extends FleetCommand<typeof CacheClear> {
     '<%= config.bin %> cache clear --all --force --json',
   ];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     ...changeFlags,
@@ -69,6 +70,7 @@ export default class CacheClear extends FleetCommand<typeof CacheClear> {
         (tenant) =>
           service.withTenant(tenant, (cache) => clearTenantCache(cache, { tag, pattern: key, dryRun })),
         {
+          record: (result) => ({ removed: result.value ?? null }),
           verb: dryRun ? 'count cache keys' : 'clear cache',
           detail: (count) => `${count} keys ${verb}`,
           quiet: tenants.length === 0,

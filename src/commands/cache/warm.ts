@@ -12,6 +12,7 @@ export default class CacheWarm extends FleetCommand<typeof CacheWarm> {
     'Each hash is built under a temporary key and RENAMEd over the old one, so readers never see a half-built map. Metadata hashes of tenants that no longer exist are removed. Needs Redis (cache.url).';
   static examples = ['<%= config.bin %> cache warm', '<%= config.bin %> cache warm --ttl 1h --json'];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     ttl: Flags.string({ description: 'expire the hashes after this long (30s, 5m, 2h, 1d); default: never' }),

@@ -15,6 +15,7 @@ type FreshJson = FleetJson<
 
 export default class DbFresh extends FleetCommand<typeof DbFresh> {
   static audited = true;
+  static recordsRuns = true;
   static summary = "Drop every table and view of the selected tenants' databases, then migrate (and seed)";
   static description =
     "Destroys the tenants' data: asks for confirmation in a terminal (default no) and needs --force elsewhere. Refuses a tenant whose migration lock is held. --seed runs the default seeder, or --class A,B in that order.";
@@ -79,6 +80,9 @@ export default class DbFresh extends FleetCommand<typeof DbFresh> {
         return { dropped, applied: migrated.applied, seeded };
       },
       {
+        record: (result) => ({
+          applied: (result.value?.applied ?? lib.appliedBefore(result.cause)).map((step) => step.name),
+        }),
         verb: 'fresh',
         detail: (value) =>
           `${value.dropped} dropped, ${value.applied.length} applied${seeders.length ? `, ${value.seeded.length} seeded` : ''}`,

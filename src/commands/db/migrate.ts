@@ -17,6 +17,7 @@ export default class DbMigrate extends FleetCommand<typeof DbMigrate> {
     '<%= config.bin %> db migrate --all --dry-run --json',
   ];
   static audited = true;
+  static recordsRuns = true;
 
   static flags = {
     ...changeFlags,
@@ -46,6 +47,9 @@ export default class DbMigrate extends FleetCommand<typeof DbMigrate> {
           },
         }),
       {
+        record: (result) => ({
+          applied: (result.value?.applied ?? lib.appliedBefore(result.cause)).map((step) => step.name),
+        }),
         verb: dryRun ? 'migrate (dry run)' : 'migrate',
         detail: (value) =>
           dryRun ? `would apply ${value.pending.join(', ')}` : `${value.applied.length} applied`,

@@ -9,6 +9,7 @@ export type SeedJson = FleetJson<
 
 export default class DbSeed extends FleetCommand<typeof DbSeed> {
   static audited = true;
+  static recordsRuns = true;
   static summary = 'Run seeders on one tenant, several, or the whole fleet';
   static description = `--class A,B runs exactly those seeders in that order. Without --class, a terminal gets a checkbox picker of the seeders in seeds.directory (the default one, DatabaseSeeder or default, first and checked); scripts and CI run the default seeder and never see a picker. An unknown seeder is exit 2 with the list of available ones. Exits 1 if any tenant failed.`;
   static examples = [
@@ -67,6 +68,7 @@ export default class DbSeed extends FleetCommand<typeof DbSeed> {
         );
       },
       {
+        record: (result) => ({ seeded: (result.value ?? []).map((run) => run.name) }),
         verb: 'seed',
         detail: (value) =>
           value

@@ -22,6 +22,10 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
       description: 'only this status (repeatable)',
     }),
     search: Flags.string({ char: 's', description: 'text in the id, name or a domain' }),
+    maintenance: Flags.string({
+      options: ['on', 'off'],
+      description: 'only tenants in (on) or out of (off) maintenance',
+    }),
     server: Flags.string({
       multiple: true,
       default: [],
@@ -49,6 +53,7 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
       status: this.flags.status as Array<(typeof TENANT_STATUSES)[number]>,
       server: this.flags.server,
       search: this.flags.search,
+      maintenance: this.flags.maintenance === undefined ? undefined : this.flags.maintenance === 'on',
     };
     const [records, total] = await Promise.all([
       registry.listTenants({

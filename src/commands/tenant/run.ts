@@ -20,6 +20,7 @@ export default class TenantRun extends FleetCommand<typeof TenantRun> {
   ];
   static strict = false;
   static audited = true;
+  static recordsRuns = true;
 
   static args = {
     command: Args.string({ description: 'the program to run (after --)', required: true }),

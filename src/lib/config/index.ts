@@ -47,6 +47,8 @@ export interface AftyConfig {
   concurrency: number;
   /** The number of shards when the shard index comes from the environment (Kubernetes). */
   shards?: number;
+  /** Run records are kept this many days (afty runs prune). */
+  runs: { keepDays: number };
   /**
    * `tenantMs`: how long one tenant's part of a fleet run may take (none: no limit). `queryMs`:
    * how long a statement or dump may wait for its server before afty checks the server is alive.
@@ -235,6 +237,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
       ? parseConcurrency(env.AFTY_CONCURRENCY, 'AFTY_CONCURRENCY')
       : (data.concurrency ?? DEFAULT_CONCURRENCY),
     shards: data.shards,
+    runs: { keepDays: data.runs?.keepDays ?? 90 },
     timeouts: {
       tenantMs:
         data.timeouts?.tenant === undefined

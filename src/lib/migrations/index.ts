@@ -22,6 +22,7 @@ export {
   MigrationFailedError,
   MigrationsInterruptedError,
   InitialBatchRefusedError,
+  NewerMigrationsError,
   appliedBefore,
   dropAllRelations,
   migrateTenant,

@@ -338,6 +338,11 @@ export interface RollbackOptions {
    * last batch is its whole schema. Fleet rollbacks set this unless --include-initial.
    */
   keepFirstBatch?: boolean;
+  /**
+   * Undo exactly these migrations (what one earlier run applied), newest first, instead of the
+   * last batch. Refused when migrations applied after them are still there, unless `allowNewer`.
+   */
+  only?: { names: string[]; run: string; allowNewer?: boolean };
   events?: MigrationEvents;
   holder?: LockHolderHooks;
 }
@@ -359,12 +364,31 @@ export class InitialBatchRefusedError extends OperationError {
   }
 }
 
-/** What a rollback undoes, newest first: the last batch, or the last `step` migrations. */
+/** `rollback --run`: migrations applied after the run's are still there. */
+export class NewerMigrationsError extends OperationError {
+  constructor(tenant: string, run: string, newer: string[]) {
+    super(
+      `not rolled back: ${newer.length} migration${newer.length === 1 ? ' was' : 's were'} applied after run ${run} (${newer.join(', ')})`,
+      { tenant, hint: `roll those back first, or pass --force to undo only what ${run} applied` },
+    );
+  }
+}
+
+/** What a rollback undoes, newest first: the last batch, the last `step` migrations, or a run's. */
 function rollbackPlan(
   records: MigrationRecord[],
   options: RollbackOptions,
   tenant: string,
 ): MigrationRecord[] {
+  if (options.only) {
+    const wanted = new Set(options.only.names);
+    const last = records.findLastIndex((record) => wanted.has(record.name));
+    if (last < 0) return [];
+    const newer = records.slice(last + 1).map((record) => record.name);
+    if (newer.length && !options.only.allowNewer)
+      throw new NewerMigrationsError(tenant, options.only.run, newer);
+    return records.filter((record) => wanted.has(record.name)).reverse();
+  }
   const lastBatch = Math.max(0, ...records.map((record) => record.batch));
   const todo = (
     options.step ? records.slice(-options.step) : records.filter((record) => record.batch === lastBatch)

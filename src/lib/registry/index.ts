@@ -4,6 +4,7 @@ import { describeLocation, withoutDatabase } from '../config/urls.js';
 import { ServiceError, isConnectionError } from '../errors.js';
 import { createKnex, driverMessage, withKnex } from '../servers/knex.js';
 import type { TenantStatus } from '../validation/index.js';
+import { RunStore } from './runs.js';
 import { ensureRegistrySchema } from './schema.js';
 import { fromDbTime, toDbTime } from './time.js';
 import type {
@@ -17,6 +18,8 @@ import type {
 } from './types.js';
 
 export * from './types.js';
+export type { NewRun, RunFilter, RunPart, RunSummary, RunTenantRow, RunTenantStatus } from './runs.js';
+export { RunStore } from './runs.js';
 export { REGISTRY_SCHEMA_VERSION, registrySchemaVersion } from './schema.js';
 export { toDbTime, fromDbTime } from './time.js';
 
@@ -164,6 +167,11 @@ export class Registry {
     await this.db.destroy();
   }
 
+  /** Run records (afty runs), in the same database. */
+  get runs(): RunStore {
+    return new RunStore(this.db);
+  }
+
   async findTenant(id: string): Promise<TenantRecord | undefined> {
     const row = (await this.db<TenantRow>(TENANTS).where({ id }).first()) as TenantRow | undefined;
     return row ? toTenant(row) : undefined;
@@ -183,6 +191,12 @@ export class Registry {
     if (filter.status?.length) query.whereIn('status', filter.status);
     if (filter.server?.length) query.whereIn('server', filter.server);
     if (filter.exclude?.length) query.whereNotIn('id', filter.exclude);
+    // settings is JSON text; SQLite and MySQL/MariaDB both read it with json_extract.
+    if (filter.maintenance !== undefined) {
+      query.whereRaw(`json_extract(??, '$.maintenance') is ${filter.maintenance ? 'not ' : ''}null`, [
+        `${TENANTS}.settings`,
+      ]);
+    }
     if (filter.search) {
       const pattern = likePattern(filter.search.toLowerCase());
       query.where((where) => {

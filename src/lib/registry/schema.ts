@@ -71,6 +71,51 @@ const registryMigrations: Array<{
       await db.schema.dropTableIfExists('afty_lock_holders');
     },
   },
+  {
+    // Every fleet run that changes tenants: what ran, where, and how each tenant ended, so a run
+    // can be listed, resumed, merged across shards and rolled back exactly.
+    name: '0003_runs',
+    async up(db) {
+      await db.schema.createTable('afty_runs', (table) => {
+        table.string('id', 64).primary();
+        table.string('command', 64).notNullable().index();
+        table.text('arguments').notNullable();
+        table.string('actor', 191).notNullable();
+        table.datetime('started_at', { precision: 3 }).notNullable().index();
+        table.datetime('finished_at', { precision: 3 }).nullable();
+        table.string('resumes', 64).nullable();
+      });
+      // One process's share of a run (a shard, or the whole run): where it ran and how it ended.
+      await db.schema.createTable('afty_run_parts', (table) => {
+        table.string('run_id', 64).notNullable().references('id').inTable('afty_runs').onDelete('CASCADE');
+        table.string('part', 32).notNullable();
+        table.string('host', 255).notNullable();
+        table.integer('pid').notNullable();
+        table.datetime('started_at', { precision: 3 }).notNullable();
+        table.datetime('finished_at', { precision: 3 }).nullable();
+        table.string('outcome', 32).nullable();
+        table.primary(['run_id', 'part']);
+      });
+      await db.schema.createTable('afty_run_tenants', (table) => {
+        table.string('run_id', 64).notNullable().references('id').inTable('afty_runs').onDelete('CASCADE');
+        table.string('tenant_id', 191).notNullable();
+        table.string('part', 32).notNullable();
+        table.string('status', 16).notNullable();
+        table.integer('duration_ms').nullable();
+        table.text('error').nullable();
+        table.string('step', 255).nullable();
+        table.text('detail').nullable();
+        table.datetime('finished_at', { precision: 3 }).nullable();
+        table.primary(['run_id', 'tenant_id']);
+        table.index(['tenant_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('afty_run_tenants');
+      await db.schema.dropTableIfExists('afty_run_parts');
+      await db.schema.dropTableIfExists('afty_runs');
+    },
+  },
 ];
 
 export const REGISTRY_MIGRATIONS_TABLE = 'afty_registry_migrations';

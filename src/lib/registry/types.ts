@@ -40,6 +40,8 @@ export interface TenantListFilter {
   status?: TenantStatus[];
   server?: string[];
   search?: string;
+  /** true: only tenants in maintenance; false: only tenants out of it. */
+  maintenance?: boolean;
   ids?: string[];
   exclude?: string[];
   sort?: TenantSort;

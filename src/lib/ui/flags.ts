@@ -89,8 +89,26 @@ export const rolloutFlags = {
   }),
 };
 
+/** Runs are recorded (afty runs): joining one, resuming one. */
+export const runFlags = {
+  'run-id': Flags.string({
+    description:
+      'record into this run (shards of one deploy share it) [default: AFTY_RUN_ID, else a new one]',
+    helpGroup: 'RUN',
+  }),
+  resume: Flags.string({
+    description:
+      "run RUN's command again on its tenants that did not finish ok (failed, locked, timed out, interrupted, never started)",
+    helpGroup: 'RUN',
+  }),
+  'only-failed': Flags.string({
+    description: "run RUN's command again on its failed (or locked, or timed out) tenants only",
+    helpGroup: 'RUN',
+  }),
+};
+
 /** Every flag of a command that changes tenants across the fleet. */
-export const changeFlags = { ...fleetFlags, ...rolloutFlags };
+export const changeFlags = { ...fleetFlags, ...rolloutFlags, ...runFlags };
 
 /** The selection flags alone, for commands that read the fleet without scheduling work on it. */
 export const { tenant, all, status, server, exclude, shard } = fleetFlags;

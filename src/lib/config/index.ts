@@ -47,8 +47,8 @@ export interface AftyConfig {
   concurrency: number;
   /** The number of shards when the shard index comes from the environment (Kubernetes). */
   shards?: number;
-  /** Run records are kept this many days (afty runs prune). */
-  runs: { keepDays: number };
+  /** Run records: kept this many days (afty runs prune); `record` false turns them off. */
+  runs: { keepDays: number; record: boolean };
   /**
    * `tenantMs`: how long one tenant's part of a fleet run may take (none: no limit). `queryMs`:
    * how long a statement or dump may wait for its server before afty checks the server is alive.
@@ -237,7 +237,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
       ? parseConcurrency(env.AFTY_CONCURRENCY, 'AFTY_CONCURRENCY')
       : (data.concurrency ?? DEFAULT_CONCURRENCY),
     shards: data.shards,
-    runs: { keepDays: data.runs?.keepDays ?? 90 },
+    runs: { keepDays: data.runs?.keepDays ?? 90, record: data.runs?.record ?? true },
     timeouts: {
       tenantMs:
         data.timeouts?.tenant === undefined

@@ -64,7 +64,9 @@ export const configFileSchema = z.looseObject({
     .optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   /** Run records: how long they are kept (afty runs prune). */
-  runs: z.looseObject({ keepDays: z.number().int().min(1).max(36500).optional() }).optional(),
+  runs: z
+    .looseObject({ keepDays: z.number().int().min(1).max(36500).optional(), record: z.boolean().optional() })
+    .optional(),
   /** How many shards a fleet run is split into when the shard comes from JOB_COMPLETION_INDEX. */
   shards: z.number().int().min(1).max(10000).optional(),
   /** Per-tenant limit of fleet runs (a duration: 90s, 10m, 2h) and the wait that makes afty check a server. */
@@ -105,7 +107,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
     'checks',
   ],
   timeouts: ['tenant', 'queryMs'],
-  runs: ['keepDays'],
+  runs: ['keepDays', 'record'],
   tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
   migrations: ['directory', 'snapshot'],
   seeds: ['directory'],

@@ -131,7 +131,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         import('../context.js'),
       ]);
       const config: AftyConfig = await loadConfig({ configPath: this.flags?.config });
-      for (const warning of config.warnings) this.logToStderr(colorErr.yellow(`warning: ${warning}`));
+      for (const warning of config.warnings) this.notice(colorErr.yellow(`warning: ${warning}`));
       return new AftyContext(config);
     })();
     return this.contextPromise;
@@ -149,6 +149,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Writes progress and notes to stderr so stdout stays parseable. */
   protected note(message: string): void {
     this.logToStderr(message);
+  }
+
+  /**
+   * A warning or a fact about the selection, on stderr even with --json (where oclif silences its
+   * own log methods): a script must still learn that it ran on a shard, or that a key was ignored.
+   */
+  protected notice(message: string): void {
+    statusLine.clear();
+    process.stderr.write(`${message}\n`);
   }
 
   protected selection(flags: SelectionFlagValues): FleetSelection {
@@ -182,7 +191,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         isEmptySelection(selection) ? { ...selection, all: true } : selection,
         {
           knownServers: ctx.servers.names,
-          warn: (message) => this.logToStderr(colorErr.yellow(`warning: ${message}`)),
+          warn: (message) => this.notice(colorErr.yellow(`warning: ${message}`)),
         },
       );
       if (tenants.length === 0 && selection.tenants.length > 0) {
@@ -190,7 +199,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
       if (!shard) return tenants;
       const share = selectShard(tenants, shard);
-      this.logToStderr(
+      this.notice(
         `shard ${shard.index}/${shard.total} (${shard.source}): ${share.length} of ${tenants.length} tenants`,
       );
       return share;

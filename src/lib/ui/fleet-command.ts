@@ -189,7 +189,7 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
     const tenants = this.resumed.tenants.length
       ? await registry.listTenants({ ids: this.resumed.tenants })
       : [];
-    this.logToStderr(
+    this.notice(
       `resuming ${this.resumed.id}: ${tenants.length} tenant${tenants.length === 1 ? '' : 's'} to do` +
         (tenants.length < this.resumed.tenants.length
           ? ` (${this.resumed.tenants.length - tenants.length} no longer exist)`
@@ -324,7 +324,9 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
     const { fleetExitCode } = await import('../fleet/index.js');
     // A dry run changes nothing: nothing to record.
     const recordsRuns =
-      (this.ctor as typeof FleetCommand).recordsRuns && !(this.flags as { 'dry-run'?: boolean })['dry-run'];
+      (this.ctor as typeof FleetCommand).recordsRuns &&
+      !(this.flags as { 'dry-run'?: boolean })['dry-run'] &&
+      (await this.context()).config.runs.record;
     const recorder = recordsRuns ? await this.startRecord(tenants, run) : undefined;
     const scheduler = await this.scheduler(run.verb);
     let outcome: FleetOutcome<R>;
@@ -345,7 +347,7 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
             : 'failed';
       const failure = await recorder.finish(label);
       if (failure) {
-        this.logToStderr(
+        this.notice(
           colorErr.yellow(
             `warning: the run record ${recorder.runId} is incomplete: ${(failure as Error).message}`,
           ),

@@ -87,6 +87,33 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected auditTenant?: string;
   private contextPromise?: Promise<AftyContext>;
 
+  /**
+   * Every parse, whichever command and however it is called: oclif fills a missing positional
+   * argument from piped stdin (`echo acme | afty tenant delete --force` deleted acme), so each
+   * argument is marked ignoreStdin. A missing argument is then a missing argument.
+   */
+  protected override async parse<
+    F extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    B extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    A extends Interfaces.OutputArgs<Interfaces.ArgInput>,
+  >(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const input = options ?? (this.ctor as unknown as Interfaces.Input<F, B, A>);
+    const args = Object.fromEntries(
+      Object.entries(input.args ?? {}).map(([name, arg]) => [name, { ...arg, ignoreStdin: true }]),
+    ) as typeof input.args;
+    return super.parse(
+      {
+        ...input,
+        flags: input.flags,
+        baseFlags: input.baseFlags,
+        enableJsonFlag: input.enableJsonFlag,
+        strict: input.strict,
+        args,
+      },
+      argv,
+    );
+  }
+
   public async init(): Promise<void> {
     await super.init();
     const { flags, args } = await this.parse({

@@ -16,6 +16,8 @@ export interface TestProject {
   /** Environment for spawned CLIs: AFTY_SECRET set, CI set (no prompts). */
   env: NodeJS.ProcessEnv;
   context(): Promise<AftyContext>;
+  /** Creates the (empty) central MySQL database, as `afty init` would; a no-op for SQLite. */
+  createCentral(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -60,6 +62,15 @@ export function createProject(options: ProjectOptions): TestProject {
     async context() {
       const loaded = await loadConfig({ cwd: dir, env });
       return new AftyContext(loaded);
+    },
+    async createCentral() {
+      const ctx = await this.context();
+      try {
+        const { Registry } = await import('../../src/lib/registry/index.js');
+        await Registry.createDatabase(ctx.config.central);
+      } finally {
+        await ctx.close();
+      }
     },
     async cleanup() {
       if (options.driver === 'mariadb') {

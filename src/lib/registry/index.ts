@@ -103,8 +103,12 @@ function toDomain(row: DomainRow): DomainRecord {
   };
 }
 
+/**
+ * A LIKE pattern matching `text` literally anywhere. `!` is the escape character: a backslash
+ * means different things to MySQL (a string escape too) and SQLite, and broke every MySQL search.
+ */
 function likePattern(text: string): string {
-  return `%${text.replace(/[\\_%]/g, (char) => `\\${char}`)}%`;
+  return `%${text.replace(/[!_%]/g, (char) => `!${char}`)}%`;
 }
 
 /** The central registry: tenants, domains and the audit log. */
@@ -185,14 +189,14 @@ export class Registry {
       const pattern = likePattern(filter.search.toLowerCase());
       query.where((where) => {
         where
-          .whereRaw("lower(??) like ? escape '\\'", ['id', pattern])
-          .orWhereRaw("lower(??) like ? escape '\\'", ['name', pattern])
+          .whereRaw("lower(??) like ? escape '!'", ['id', pattern])
+          .orWhereRaw("lower(??) like ? escape '!'", ['name', pattern])
           .orWhereExists((exists) => {
             exists
               .select(this.db.raw('1'))
               .from(DOMAINS)
               .whereRaw('?? = ??', [`${DOMAINS}.tenant_id`, `${TENANTS}.id`])
-              .andWhereRaw("?? like ? escape '\\'", [`${DOMAINS}.domain`, pattern]);
+              .andWhereRaw("?? like ? escape '!'", [`${DOMAINS}.domain`, pattern]);
           });
       });
     }

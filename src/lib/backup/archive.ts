@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, NotFoundError, OperationError } from '../errors.js';
+import { describeValue } from '../validation/index.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -50,6 +51,8 @@ export function backupTimestamp(date: Date): string {
 }
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
+/** `<timestamp>.sql[.gz]` or `<timestamp>.sqlite[.gz]`: a plain name, never a path. */
+const ARCHIVE_NAME = /^\d{8}T\d{6}\.\d{3}Z\.(sql|sqlite)(\.gz)?$/;
 
 export function parseBackupTimestamp(stamp: string): Date | undefined {
   const match = TIMESTAMP.exec(stamp);
@@ -192,6 +195,13 @@ export async function ensureDirectory(directory: string): Promise<void> {
   await mkdir(directory, { recursive: true, mode: 0o700 });
 }
 
+/**
+ * Names read from a manifest end up in paths and database names (scratch databases are named after
+ * `database`), so a manifest is only taken when they have the shapes afty writes.
+ */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DATABASE_NAME = /^[A-Za-z0-9_$-]{1,64}$/;
+
 function isManifest(value: unknown): value is BackupManifest {
   const manifest = value as Partial<BackupManifest> | null;
   return (
@@ -200,6 +210,12 @@ function isManifest(value: unknown): value is BackupManifest {
     typeof manifest.file === 'string' &&
     typeof manifest.sha256 === 'string' &&
     typeof manifest.tenant === 'string' &&
+    SAFE_NAME.test(manifest.tenant) &&
+    typeof manifest.database === 'string' &&
+    DATABASE_NAME.test(manifest.database) &&
+    typeof manifest.server === 'string' &&
+    SAFE_NAME.test(manifest.server) &&
+    (manifest.driver === 'mysql' || manifest.driver === 'sqlite') &&
     Array.isArray(manifest.tables)
   );
 }
@@ -222,6 +238,13 @@ export async function readBackup(file: string): Promise<BackupEntry> {
     throw new InputError(`${manifestPath} is not a valid manifest: ${(error as Error).message}`);
   }
   if (!isManifest(parsed)) throw new InputError(`${manifestPath} is not an afty backup manifest`);
+  // The archive sits next to its manifest: a tampered `file` ("../../x") must not reach other files.
+  if (!ARCHIVE_NAME.test(parsed.file) || manifestName(parsed.file) !== path.basename(manifestPath)) {
+    throw new InputError(
+      `${manifestPath}: its file ${describeValue(parsed.file)} is not an archive in the same folder`,
+      { hint: 'the manifest was edited or moved; nothing was read or changed' },
+    );
+  }
   return { path: path.join(path.dirname(manifestPath), parsed.file), manifestPath, manifest: parsed };
 }
 

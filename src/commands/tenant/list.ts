@@ -28,17 +28,19 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
       description: 'only tenants on this server (repeatable)',
     }),
     sort: Flags.string({ default: 'id', description: SORT_HELP }),
-    limit: Flags.integer({ min: 1, description: 'at most this many tenants' }),
-    offset: Flags.integer({ min: 0, default: 0, description: 'skip this many tenants' }),
+    limit: Flags.integer({ min: 1, max: 1_000_000_000, description: 'at most this many tenants' }),
+    offset: Flags.integer({ min: 0, max: 1_000_000_000, default: 0, description: 'skip this many tenants' }),
     csv: Flags.boolean({ description: 'print CSV instead of a table', exclusive: ['json'] }),
   };
 
   async run(): Promise<{ total: number; tenants: TenantView[] }> {
-    const [{ TENANT_SORT_KEYS }, { tenantView }, { InputError }] = await Promise.all([
+    const [{ TENANT_SORT_KEYS }, { tenantView }, { InputError }, { validateSearch }] = await Promise.all([
       import('../../lib/registry/index.js'),
       import('../../lib/tenants/index.js'),
       import('../../lib/errors.js'),
+      import('../../lib/validation/index.js'),
     ]);
+    if (this.flags.search !== undefined) validateSearch(this.flags.search, '--search');
     const descending = this.flags.sort.startsWith('-');
     const key = this.flags.sort.replace(/^-/, '') as (typeof TENANT_SORT_KEYS)[number];
     if (!TENANT_SORT_KEYS.includes(key))

@@ -4,7 +4,7 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MysqlConnection } from '../config/index.js';
-import { OperationError, ServiceError, isConnectionError } from '../errors.js';
+import { LoginRefusedError, OperationError, ServiceError, classifyDriverError } from '../errors.js';
 import type { MysqlServer } from '../servers/index.js';
 import { driverMessage } from '../servers/knex.js';
 import { runSteps } from '../tenants/saga.js';
@@ -66,7 +66,7 @@ async function withOptionFile<T>(connection: MysqlConnection, use: (file: string
 }
 
 /** A client tool's failure as one line; "can't connect" is a service problem (exit 3). */
-function toolError(tool: string, error: unknown, database: string): Error {
+function toolError(tool: string, error: unknown, database: string, source: string): Error {
   const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
   const detail =
     stderr
@@ -77,8 +77,14 @@ function toolError(tool: string, error: unknown, database: string): Error {
     (error as { shortMessage?: string }).shortMessage ??
     String(error);
   const message = `${path.basename(tool)} failed for database ${database}: ${detail}`;
-  if (/can't connect|access denied|unknown server host/i.test(detail)) {
-    return new ServiceError(message, { hint: 'check the server URL in the config', cause: error });
+  if (/access denied/i.test(detail)) {
+    return new LoginRefusedError(message, { hint: `the password comes from ${source}`, cause: error });
+  }
+  if (/can't connect|unknown server host|too many connections/i.test(detail)) {
+    return new ServiceError(message, {
+      hint: 'check that the server is running and can take a connection',
+      cause: error,
+    });
   }
   return new OperationError(message, { cause: error });
 }
@@ -91,10 +97,17 @@ function readFailure(error: unknown, database: string, server: MysqlServer): Err
       cause: error,
     });
   }
-  const message = `cannot read database ${database} on server "${server.name}" (${server.description}): ${driverMessage(error)}`;
-  return isConnectionError(error)
-    ? new ServiceError(message, { hint: 'check that the server is running', cause: error })
-    : new OperationError(message, { cause: error });
+  const classified = classifyDriverError(error, {
+    target: `server "${server.name}" (${server.description}), reading database ${database}`,
+    credentials: server.tenantLocation(database).source,
+  });
+  return (
+    classified ??
+    new OperationError(
+      `cannot read database ${database} on server "${server.name}" (${server.description}): ${driverMessage(error)}`,
+      { cause: error },
+    )
+  );
 }
 
 interface SchemaObject {
@@ -212,6 +225,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
     const location = server.tenantLocation(database);
     return location.connection;
   };
+  const sourceOf = (database: string) => server.tenantLocation(database).source;
 
   return {
     async dump(database, temporaryPath, compress): Promise<DumpResult> {
@@ -247,7 +261,8 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
         ]);
         // A failed write (disk full) explains the dump's broken pipe, so it is reported first.
         if (writing.status === 'rejected') throw writing.reason;
-        if (dumping.status === 'rejected') throw toolError(tool, dumping.reason, database);
+        if (dumping.status === 'rejected')
+          throw toolError(tool, dumping.reason, database, sourceOf(database));
         return writing.value;
       });
       return { written, tool: path.basename(tool), ...facts };
@@ -272,7 +287,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
           (async () => pipeline(await openArchive(entry), child.stdin))(),
           child,
         ]);
-        if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch);
+        if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch, sourceOf(scratch));
         if (feeding.status === 'rejected') {
           throw new OperationError(
             `cannot read archive ${entry.path}: ${(feeding.reason as Error).message}`,

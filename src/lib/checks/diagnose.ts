@@ -182,6 +182,33 @@ const serverHealth: ServerCheck = {
   },
 };
 
+/**
+ * A stock mariadb-install-db leaves anonymous users (''@'localhost', ''@'<hostname>'). MySQL
+ * matches the most specific host first, so from those hosts every tenant user (user@'%') logs in
+ * as the anonymous one, without the tenant's grants: each tenant login fails.
+ */
+const anonymousUsers: ServerCheck = {
+  id: 'servers.anonymous-users',
+  category: 'servers',
+  title: 'no anonymous users shadow the tenant logins',
+  remedy: "drop the anonymous users (DROP USER ''@'localhost'), as a stock install leaves them",
+  scope: 'server',
+  async run(_ctx, server) {
+    if (server.driver === 'sqlite') return { status: 'skip', message: `${server.description}: no users` };
+    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
+      db.raw("SELECT Host AS host FROM mysql.user WHERE User = '' ORDER BY Host"),
+    )) as [Array<{ host: string }>];
+    if (rows.length === 0) return { status: 'pass', message: `no anonymous users on "${server.name}"` };
+    const users = rows.map((row) => `''@'${row.host.replace(/'/g, "''")}'`);
+    return {
+      status: 'fail',
+      message: `anonymous user(s) ${users.join(', ')} on "${server.name}": tenant users logging in from those hosts get the anonymous user's rights and are refused`,
+      details: { users },
+      remedy: `as an admin on "${server.name}": ${users.map((user) => `DROP USER ${user};`).join(' ')}`,
+    };
+  },
+};
+
 const tenantUser: TenantCheck = {
   id: 'tenants.user',
   category: 'tenants',
@@ -289,5 +316,11 @@ const evictionPolicy: GlobalCheck = {
   },
 };
 
-export const diagnoseGlobalChecks: Check[] = [unknownKeys, insecure, registrySchema, serverHealth];
+export const diagnoseGlobalChecks: Check[] = [
+  unknownKeys,
+  insecure,
+  registrySchema,
+  serverHealth,
+  anonymousUsers,
+];
 export { tenantUser, dumpTool, evictionPolicy };

@@ -77,7 +77,7 @@ export function testOptions(config: AftyConfig['checks'], flags: TestOptionFlags
   if (flags.maxErrorRate !== undefined) {
     errorRatePercent = Number(flags.maxErrorRate);
     if (
-      flags.maxErrorRate.trim() === '' ||
+      !/^\d+(\.\d+)?$/.test(flags.maxErrorRate) ||
       !Number.isFinite(errorRatePercent) ||
       errorRatePercent < 0 ||
       errorRatePercent > 100

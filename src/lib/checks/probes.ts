@@ -4,22 +4,15 @@ import type { RedisClient } from '../cache/index.js';
 import { randomBytes } from 'node:crypto';
 import type { DatabaseLocation } from '../config/index.js';
 import { describeLocation, withoutDatabase } from '../config/index.js';
-import { ServiceError } from '../errors.js';
+import { classifyDriverError, isConnectionError } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
-import { driverMessage, withKnex } from '../servers/knex.js';
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
-
-/** True when the driver error means the server could not be reached at all (not a refused login). */
-export function isUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
-}
+import { withKnex } from '../servers/knex.js';
 
 /**
- * Opens a one-connection knex on `location`, runs `work` and always destroys it. An unreachable
- * server becomes a ServiceError (exit 3); other driver errors reach the caller unchanged.
+ * Opens a one-connection knex on `location`, runs `work` and always destroys it. A server that is
+ * unreachable or cannot serve (connection limit, shutting down) becomes a ServiceError (exit 3),
+ * never a finding; other driver errors, refused logins included, reach the check unchanged.
  */
 export async function withDatabase<T>(
   location: DatabaseLocation,
@@ -28,11 +21,7 @@ export async function withDatabase<T>(
   try {
     return await withKnex(location, work, { connectTimeoutMs: 3000 });
   } catch (error) {
-    if (isUnreachable(error)) {
-      throw new ServiceError(`cannot reach ${describeLocation(location)}: ${driverMessage(error)}`, {
-        cause: error,
-      });
-    }
+    if (isConnectionError(error)) throw classifyDriverError(error, { target: describeLocation(location) })!;
     throw error;
   }
 }

@@ -105,13 +105,25 @@ export function seedersFor(ctx: AftyContext, classes: string[] | undefined): Scr
   return [fallback];
 }
 
-/** Splits a --class value: "A,B" and repeated flags both work, order kept. */
+/**
+ * Splits a --class value: "A,B" and repeated flags both work, order kept. undefined when --class
+ * was not given; given but naming nothing (`--class ,`) is exit 2, never the default seeder.
+ */
 export function splitClasses(values: string[] | undefined): string[] | undefined {
-  const names = (values ?? [])
+  if (values === undefined || values.length === 0) return undefined;
+  const names = values
     .flatMap((value) => value.split(','))
     .map((name) => name.trim())
     .filter(Boolean);
-  return names.length ? names : undefined;
+  if (names.length === 0) {
+    throw new InputError(
+      `--class names no seeder (got ${values.map((value) => JSON.stringify(value)).join(', ')})`,
+      {
+        hint: 'pass seeder names, e.g. --class UsersSeeder,ProjectsSeeder, or leave --class out for the default seeder',
+      },
+    );
+  }
+  return names;
 }
 
 export interface ProvisionOptions {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { DatabaseLocation } from '../config/urls.js';
 import { describeLocation, withoutDatabase } from '../config/urls.js';
-import { ServiceError, isConnectionError } from '../errors.js';
+import { ServiceError, classifyDriverError } from '../errors.js';
 import { createKnex, driverMessage, withKnex } from '../servers/knex.js';
 import type { TenantStatus } from '../validation/index.js';
 import { ensureRegistrySchema } from './schema.js';
@@ -125,14 +125,19 @@ export class Registry {
       await ensureRegistrySchema(db);
     } catch (error) {
       await db.destroy();
-      if (isConnectionError(error) || location.driver === 'sqlite') {
+      const classified = classifyDriverError(error, {
+        target: `the central registry at ${describeLocation(location)}`,
+        credentials: location.driver === 'mysql' ? location.source : undefined,
+      });
+      if (classified) throw classified;
+      const missing = (error as { code?: string }).code === 'ER_BAD_DB_ERROR';
+      if (missing || location.driver === 'sqlite') {
         throw new ServiceError(
           `cannot open the central registry at ${describeLocation(location)}: ${driverMessage(error)}`,
           {
-            hint:
-              (error as { code?: string }).code === 'ER_BAD_DB_ERROR'
-                ? 'run afty init to create it'
-                : 'check "central" in the config or AFTY_CENTRAL_URL, and that the server is running',
+            hint: missing
+              ? 'run afty init to create it'
+              : 'check "central" in the config or AFTY_CENTRAL_URL',
             cause: error,
           },
         );

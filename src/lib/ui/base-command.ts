@@ -6,6 +6,7 @@ import {
   AftyError,
   ExitCode,
   InputError,
+  driverFailure,
   errorMessage,
   isConnectionError,
   type ExitCodeValue,
@@ -60,6 +61,7 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof AftyError) return error.exitCode;
   const oclifExit = (error as { oclif?: { exit?: number } })?.oclif?.exit;
   if (typeof oclifExit === 'number') return oclifExit === 0 ? 0 : oclifExit === 2 ? 2 : 1;
+  if (driverFailure(error) === 'login') return ExitCode.invalidInput;
   if (isConnectionError(error)) return ExitCode.serviceUnavailable;
   return ExitCode.failed;
 }

@@ -1,12 +1,13 @@
 import type { Knex } from 'knex';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { childEnvironment, withCredentialsFolder } from '../child-process.js';
 import type { MysqlConnection } from '../config/index.js';
 import { LoginRefusedError, OperationError, ServiceError, classifyDriverError } from '../errors.js';
 import type { MysqlServer } from '../servers/index.js';
 import { driverMessage } from '../servers/knex.js';
+import { stepMarker } from '../step-marker.js';
 import { runSteps } from '../tenants/saga.js';
 import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
 import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
@@ -44,13 +45,13 @@ function optionValue(value: string): string {
 }
 
 /**
- * Runs `use` with a temporary 0600 option file holding the connection, so the password reaches
- * the client tools without ever being in their argv (visible to every user through ps).
+ * Runs `use` with a 0600 option file holding the connection, so the password reaches the client
+ * tools without ever being in their argv (visible to every user through ps). The file lives in a
+ * private 0700 folder that is removed on every exit path, signals included (see child-process.ts).
  */
 async function withOptionFile<T>(connection: MysqlConnection, use: (file: string) => Promise<T>): Promise<T> {
-  const directory = await mkdtemp(path.join(os.tmpdir(), 'afty-'));
-  const file = path.join(directory, 'client.cnf');
-  try {
+  return withCredentialsFolder(async (directory) => {
+    const file = path.join(directory, 'client.cnf');
     const lines = [
       '[client]',
       `host=${optionValue(connection.host)}`,
@@ -59,10 +60,9 @@ async function withOptionFile<T>(connection: MysqlConnection, use: (file: string
     ];
     if (connection.password) lines.push(`password=${optionValue(connection.password)}`);
     await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-    return await use(file);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
+    await stepMarker('option file');
+    return use(file);
+  });
 }
 
 /** A client tool's failure as one line; "can't connect" is a service problem (exit 3). */
@@ -250,7 +250,14 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             '--default-character-set=utf8mb4',
             database,
           ],
-          { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } },
+          {
+            stdin: 'ignore',
+            stdout: 'pipe',
+            stderr: 'pipe',
+            buffer: { stdout: false, stderr: true },
+            env: childEnvironment(),
+            extendEnv: false,
+          },
         );
         const [writing, dumping] = await Promise.allSettled([
           writeArchiveStream(child.stdout, temporaryPath, compress).catch((error: unknown) => {
@@ -281,7 +288,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             '--binary-mode',
             scratch,
           ],
-          { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' },
+          { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', env: childEnvironment(), extendEnv: false },
         );
         const [feeding, loading] = await Promise.allSettled([
           (async () => pipeline(await openArchive(entry), child.stdin))(),

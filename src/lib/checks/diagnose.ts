@@ -279,6 +279,34 @@ const dumpTool: GlobalCheck = {
   },
 };
 
+const leftoverCredentials: GlobalCheck = {
+  id: 'tools.credential-files',
+  category: 'tools',
+  title: 'no client option files with passwords were left behind by a killed afty',
+  remedy: 'afty diagnose --fix (removes them)',
+  scope: 'global',
+  async run() {
+    const { leftoverCredentialFolders, credentialsRoot } = await import('../child-process.js');
+    const leftovers = leftoverCredentialFolders();
+    if (leftovers.length === 0) return { status: 'pass', message: `none in ${credentialsRoot()}` };
+    return {
+      status: 'fail',
+      message: `${leftovers.length} folder(s) of afty processes that were killed hold client option files with passwords: ${leftovers.map((leftover) => leftover.path).join(', ')}`,
+      details: { folders: leftovers },
+      remedy: `afty diagnose --fix, or rm -rf ${leftovers.map((leftover) => leftover.path).join(' ')}`,
+    };
+  },
+  async fix() {
+    const [{ leftoverCredentialFolders }, { rm }] = await Promise.all([
+      import('../child-process.js'),
+      import('node:fs/promises'),
+    ]);
+    const leftovers = leftoverCredentialFolders();
+    for (const leftover of leftovers) await rm(leftover.path, { recursive: true, force: true });
+    return `removed ${leftovers.length} leftover folder(s) with client option files`;
+  },
+};
+
 const evictionPolicy: GlobalCheck = {
   id: 'cache.eviction-policy',
   category: 'cache',
@@ -323,4 +351,4 @@ export const diagnoseGlobalChecks: Check[] = [
   serverHealth,
   anonymousUsers,
 ];
-export { tenantUser, dumpTool, evictionPolicy };
+export { tenantUser, dumpTool, evictionPolicy, leftoverCredentials };

@@ -184,11 +184,16 @@ export async function createTenant(
 export interface DeleteTenantResult {
   databaseDropped: boolean;
   userDropped: boolean;
+  /** Restore safety copies (`<database>$s…`) dropped with the database. */
+  safetyCopies: string[];
+  /** Cache values removed from Redis (the database store goes with the database). */
+  cacheKeys: number;
 }
 
 /**
- * Drops database and user, then the registry rows. Each step is idempotent, so a delete that
- * fails half-way can simply be run again.
+ * Clears the tenant's cache, drops its safety copies, database and user, then the registry rows.
+ * The cache goes first so that an unreachable Redis stops the delete before anything is dropped.
+ * Each step is idempotent, so a delete that fails half-way can simply be run again.
  */
 export async function deleteTenant(
   ctx: AftyContext,
@@ -197,9 +202,19 @@ export async function deleteTenant(
 ): Promise<DeleteTenantResult> {
   const registry = await ctx.registry();
   const server = ctx.servers.get(tenant.server);
+  const [{ forgetTenantCache }, { SAFETY_MARK }] = await Promise.all([
+    import('../cache/service.js'),
+    import('../backup/naming.js'),
+  ]);
+  const domains = (await registry.listDomains([tenant.id])).map((domain) => domain.domain);
+  const cacheKeys = await forgetTenantCache(ctx, tenant, domains);
   let databaseDropped = false;
   let userDropped = false;
+  let safetyCopies: string[] = [];
   if (!options.keepDatabase) {
+    // With --keep-database they stay with the database they are copies of.
+    safetyCopies = await server.listDatabases(`${tenant.database}${SAFETY_MARK}`);
+    for (const copy of safetyCopies) await server.dropDatabase(copy);
     await server.dropDatabase(tenant.database);
     databaseDropped = true;
   }
@@ -208,7 +223,7 @@ export async function deleteTenant(
     userDropped = true;
   }
   await registry.deleteTenant(tenant.id);
-  return { databaseDropped, userDropped };
+  return { databaseDropped, userDropped, safetyCopies, cacheKeys };
 }
 
 /** Applies setting changes: `undefined` removes a key; dotted keys nest. */

@@ -429,7 +429,7 @@ describe('afty init (CLI)', function () {
       checks: Array<{ name: string; ok: boolean }>;
     }>(['init', '--yes', '--force', '--migrations', 'db/tenant'], { cwd: project.dir, env: project.env });
     assert.equal(done.exitCode, 0, done.stderr);
-    assert.equal(done.json.registry, '0001_create_registry');
+    assert.equal(done.json.registry, '0002_tenant_provisioning');
     assert.deepEqual(
       done.json.checks.map((check) => [check.name, check.ok]),
       [

@@ -47,10 +47,16 @@ export default class TenantDelete extends BaseCommand<typeof TenantDelete> {
       : `database ${tenant.database}, its user and registry rows`;
     await confirmDestructive(`delete tenant ${tenant.id} (${what})`, this.flags.force);
     let backup: string | null = null;
-    // A delete re-run after a failure may find the database gone already: nothing left to back up.
-    const exists = await ctx.servers.get(tenant.server).databaseExists(tenant.database);
+    // A delete re-run after a failure may find the database gone already, and a half-created
+    // tenant's database holds nothing yet: no backup to take.
+    const provisioning = tenant.status === 'provisioning';
+    const exists = !provisioning && (await ctx.servers.get(tenant.server).databaseExists(tenant.database));
     if (this.flags.backup && !this.flags['keep-database'] && !exists && !this.jsonEnabled()) {
-      this.note(`Database ${tenant.database} no longer exists: no backup to take`);
+      this.note(
+        provisioning
+          ? `Tenant ${tenant.id} is half-created: no backup to take`
+          : `Database ${tenant.database} no longer exists: no backup to take`,
+      );
     }
     if (this.flags.backup && !this.flags['keep-database'] && exists) {
       const [{ createBackup }, { AftyError, ExitCode, tenantErrorMessage }] = await Promise.all([

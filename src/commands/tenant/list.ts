@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { TENANT_STATUSES } from '../../lib/validation/index.js';
+import { REGISTRY_STATUSES } from '../../lib/validation/index.js';
 import { BaseCommand } from '../../lib/ui/base-command.js';
 import type { TenantView } from '../../lib/tenants/index.js';
 
@@ -18,8 +18,9 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
     status: Flags.string({
       multiple: true,
       default: [],
-      options: [...TENANT_STATUSES],
-      description: 'only this status (repeatable)',
+      options: [...REGISTRY_STATUSES],
+      description:
+        'only this status (repeatable); half-created tenants are listed only with --status provisioning',
     }),
     search: Flags.string({ char: 's', description: 'text in the id, name or a domain' }),
     server: Flags.string({
@@ -48,7 +49,7 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
 
     const registry = await (await this.context()).registry();
     const filter = {
-      status: this.flags.status as Array<(typeof TENANT_STATUSES)[number]>,
+      status: this.flags.status as Array<(typeof REGISTRY_STATUSES)[number]>,
       server: this.flags.server,
       search: this.flags.search,
     };

@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { AftyConfig } from '../config/index.js';
-import { OperationError } from '../errors.js';
+import { OperationError, errorMessage } from '../errors.js';
 import type { AftyContext } from '../context.js';
-import { REGISTRY_SCHEMA_VERSION, registrySchemaVersion, type Registry } from '../registry/index.js';
-import { encryptSecret, generatePassword } from '../tenants/index.js';
-import { forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
+import {
+  REGISTRY_SCHEMA_VERSION,
+  registrySchemaVersion,
+  type Registry,
+  type TenantRecord,
+} from '../registry/index.js';
+import { encryptSecret, generatePassword, provisioningRemedy } from '../tenants/index.js';
+import { PROVISIONING } from '../validation/index.js';
+import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
 
 /** Connections afty itself may hold on one server: one per concurrent tenant plus its admin and registry pools. */
@@ -209,6 +215,80 @@ const anonymousUsers: ServerCheck = {
   },
 };
 
+const halfCreated: GlobalCheck = {
+  id: 'tenants.provisioning',
+  category: 'tenants',
+  title: 'no tenant is half-created (a tenant create that did not finish)',
+  remedy: 'afty diagnose --fix (finishes them as their tenant create was asked to)',
+  scope: 'global',
+  async run(ctx) {
+    const half = (await ctx.everyTenant()).filter((tenant) => tenant.status === PROVISIONING);
+    if (half.length === 0) return { status: 'pass', message: 'every tenant create finished' };
+    const registry = await ctx.afty.registry();
+    const domains = await registry.listDomains(half.map((tenant) => tenant.id));
+    const of = (tenant: TenantRecord) =>
+      domains.filter((domain) => domain.tenantId === tenant.id).map((domain) => domain.domain);
+    return {
+      status: 'fail',
+      message: `${half.length} half-created tenant(s), never served until finished: ${half.map((tenant) => `${tenant.id} (since ${tenant.createdAt})`).join(', ')}`,
+      details: { tenants: half.map((tenant) => tenant.id) },
+      remedy: half.map((tenant) => `${tenant.id}: ${provisioningRemedy(tenant, of(tenant))}`).join('; '),
+    };
+  },
+  async fix(ctx) {
+    const { finishProvisioning } = await import('../migrations/index.js');
+    const outcomes: string[] = [];
+    for (const tenant of (await ctx.everyTenant()).filter((row) => row.status === PROVISIONING)) {
+      try {
+        const done = await finishProvisioning(ctx.afty, tenant);
+        outcomes.push(`finished ${done.id} (status ${done.status})`);
+      } catch (error) {
+        // createTenant undoes what it did when a step fails, so a failure leaves it as it was or gone.
+        outcomes.push(`could not finish ${tenant.id}: ${errorMessage(error)}`);
+      }
+    }
+    return outcomes.join('; ');
+  },
+};
+
+const staleUsers: ServerCheck = {
+  id: 'servers.stale-users',
+  category: 'servers',
+  title: 'every tenant-prefixed database user belongs to a tenant',
+  remedy: 'drop users no tenant uses (the finding gives the command for each)',
+  scope: 'server',
+  async run(ctx, server) {
+    if (!server.supportsUsers) return { status: 'skip', message: `${server.description}: no users` };
+    const { databasePrefix, userHost } = ctx.afty.config.tenancy;
+    const owned = new Set(
+      (await ctx.everyTenant())
+        .filter((tenant) => tenant.server === server.name && tenant.dbUser)
+        .map((tenant) => tenant.dbUser!),
+    );
+    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
+      db.raw("SELECT User AS user FROM mysql.user WHERE User LIKE ? ESCAPE '!' AND Host = ? ORDER BY User", [
+        `${databasePrefix.replace(/[!_%]/g, (char) => `!${char}`)}%`,
+        userHost,
+      ]),
+    )) as [Array<{ user: string }>];
+    const stale = rows.map((row) => row.user).filter((user) => !owned.has(user));
+    if (stale.length === 0) {
+      return {
+        status: 'pass',
+        message: `every ${databasePrefix}* user on "${server.name}" belongs to a tenant`,
+      };
+    }
+    return {
+      status: 'warn',
+      message: `${stale.length} database user(s) on "${server.name}" with prefix ${databasePrefix} and no tenant (left by an interrupted create or a manual change): ${stale.join(', ')}`,
+      details: { users: stale },
+      remedy: stale
+        .map((user) => `${user}: ${adminSqlCommand(server, `DROP USER '${user}'@'${userHost}'`)}`)
+        .join('; '),
+    };
+  },
+};
+
 const tenantUser: TenantCheck = {
   id: 'tenants.user',
   category: 'tenants',
@@ -350,5 +430,7 @@ export const diagnoseGlobalChecks: Check[] = [
   registrySchema,
   serverHealth,
   anonymousUsers,
+  halfCreated,
+  staleUsers,
 ];
 export { tenantUser, dumpTool, evictionPolicy, leftoverCredentials };

@@ -8,6 +8,7 @@ import { classifyDriverError, isConnectionError } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 import { withKnex } from '../servers/knex.js';
+import { shellWord } from '../validation/index.js';
 
 /**
  * Opens a one-connection knex on `location`, runs `work` and always destroys it. A server that is
@@ -82,4 +83,15 @@ export function sampleTargets(fleet: TenantRecord[], tenant: TenantRecord, size:
 /** `afty <command> --tenant <id>`: the remedy line for one tenant. */
 export function forTenant(command: string, tenant: TenantRecord | string): string {
   return `afty ${command} --tenant ${typeof tenant === 'string' ? tenant : tenant.id}`;
+}
+
+/**
+ * The mariadb client command that runs `sql` as the server's admin, for remedies an operator can
+ * paste (-p asks for the password, which is never printed).
+ */
+export function adminSqlCommand(server: DatabaseServer, sql: string): string {
+  const location = serverAdminLocation(server);
+  if (location.driver !== 'mysql') throw new Error('adminSqlCommand needs a MySQL server');
+  const { host, port, user, password } = location.connection;
+  return `mariadb -h ${shellWord(host)} -P ${port} -u ${shellWord(user)}${password ? ' -p' : ''} -e ${shellWord(sql)}`;
 }

@@ -15,6 +15,7 @@ import {
 import { selectTenants, type FleetSelection } from '../fleet/index.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
 import { errorCode, forTenant } from './probes.js';
+import { REGISTRY_STATUSES } from '../validation/index.js';
 import type {
   Check,
   CheckContext,
@@ -56,6 +57,10 @@ export function createCheckContext(init: CheckContextInit): OwnedCheckContext {
     selected: () =>
       shared('tenants:selected', async () => selectTenants(await init.registry(), init.selection)),
     fleet: () => shared('tenants:fleet', async () => (await init.registry()).listTenants()),
+    everyTenant: () =>
+      shared('tenants:every', async () =>
+        (await init.registry()).listTenants({ status: [...REGISTRY_STATUSES] }),
+      ),
     async redis() {
       if (!init.afty.config.cache.url) return undefined;
       // Assigned before any await, so concurrent checks share one connection.

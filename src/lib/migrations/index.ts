@@ -2,7 +2,7 @@ import type { AftyContext } from '../context.js';
 import { InputError } from '../errors.js';
 import type { FleetResult } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
-import { tenantLocation, type Step } from '../tenants/index.js';
+import { createTenant, tenantLocation, type Step } from '../tenants/index.js';
 import { MigrationLockedError } from './bookkeeping.js';
 import {
   MigrationFailedError,
@@ -163,6 +163,33 @@ export function provisioningSteps(
     }
     return steps;
   };
+}
+
+/**
+ * Finishes a half-created tenant the way its `tenant create` was asked to (diagnose --fix): the
+ * same create again, with the recorded migrate, seed and status. If a step fails, the create
+ * undoes the tenant.
+ */
+export async function finishProvisioning(ctx: AftyContext, tenant: TenantRecord): Promise<TenantRecord> {
+  const plan = tenant.provisioning ?? { status: 'active', migrate: false, seed: false, classes: null };
+  const domains = (await (await ctx.registry()).listDomains([tenant.id])).map((domain) => domain.domain);
+  const extraSteps = plan.migrate
+    ? provisioningSteps(ctx, { seeders: plan.seed ? seedersFor(ctx, plan.classes ?? undefined) : [] })
+    : undefined;
+  return createTenant(
+    ctx,
+    {
+      id: tenant.id,
+      name: tenant.name,
+      domains,
+      server: tenant.server,
+      status: plan.status,
+      migrate: plan.migrate,
+      seed: plan.seed,
+      classes: plan.classes ?? undefined,
+    },
+    { extraSteps },
+  );
 }
 
 /** The status a fleet JSON row reports: a held lock is "locked", not a generic failure. */

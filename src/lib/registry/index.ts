@@ -3,12 +3,13 @@ import type { DatabaseLocation } from '../config/urls.js';
 import { describeLocation, withoutDatabase } from '../config/urls.js';
 import { ServiceError, classifyDriverError } from '../errors.js';
 import { createKnex, driverMessage, withKnex } from '../servers/knex.js';
-import type { TenantStatus } from '../validation/index.js';
+import { PROVISIONING, type RegistryStatus } from '../validation/index.js';
 import { ensureRegistrySchema } from './schema.js';
 import { fromDbTime, toDbTime } from './time.js';
 import type {
   AuditEntry,
   DomainRecord,
+  ProvisioningPlan,
   TenantListFilter,
   TenantRecord,
   TenantSettings,
@@ -36,6 +37,7 @@ interface TenantRow {
   created_at: string;
   updated_at: string;
   last_migrated_at: string | null;
+  provisioning: string | null;
 }
 
 const SORT_COLUMNS: Record<TenantSortKey, string> = {
@@ -52,7 +54,7 @@ function toTenant(row: TenantRow): TenantRecord {
   return {
     id: row.id,
     name: row.name,
-    status: row.status as TenantStatus,
+    status: row.status as RegistryStatus,
     statusReason: row.status_reason,
     server: row.server,
     database: row.database,
@@ -62,29 +64,32 @@ function toTenant(row: TenantRow): TenantRecord {
     createdAt: fromDbTime(row.created_at)!,
     updatedAt: fromDbTime(row.updated_at)!,
     lastMigratedAt: fromDbTime(row.last_migrated_at),
+    provisioning: row.provisioning ? (JSON.parse(row.provisioning) as ProvisioningPlan) : null,
   };
 }
 
 export interface NewTenant {
   id: string;
   name: string;
-  status: TenantStatus;
+  status: RegistryStatus;
   server: string;
   database: string;
   dbUser: string | null;
   dbPassword: string | null;
   settings: TenantSettings;
   domains: string[];
+  provisioning?: ProvisioningPlan;
 }
 
 export interface TenantPatch {
   name?: string;
-  status?: TenantStatus;
+  status?: RegistryStatus;
   statusReason?: string | null;
   settings?: TenantSettings;
   dbUser?: string | null;
   dbPassword?: string | null;
   lastMigratedAt?: Date;
+  provisioning?: ProvisioningPlan | null;
 }
 
 interface DomainRow {
@@ -188,6 +193,7 @@ export class Registry {
     const query = this.db(TENANTS);
     if (filter.ids) query.whereIn('id', filter.ids);
     if (filter.status?.length) query.whereIn('status', filter.status);
+    else query.whereNot('status', PROVISIONING);
     if (filter.server?.length) query.whereIn('server', filter.server);
     if (filter.exclude?.length) query.whereNotIn('id', filter.exclude);
     if (filter.search) {
@@ -267,6 +273,7 @@ export class Registry {
         db_user: tenant.dbUser,
         db_password: tenant.dbPassword,
         settings: JSON.stringify(tenant.settings),
+        provisioning: tenant.provisioning ? JSON.stringify(tenant.provisioning) : null,
         created_at: now,
         updated_at: now,
       });
@@ -292,6 +299,9 @@ export class Registry {
     if (patch.dbUser !== undefined) row.db_user = patch.dbUser;
     if (patch.dbPassword !== undefined) row.db_password = patch.dbPassword;
     if (patch.lastMigratedAt !== undefined) row.last_migrated_at = toDbTime(patch.lastMigratedAt);
+    if (patch.provisioning !== undefined) {
+      row.provisioning = patch.provisioning ? JSON.stringify(patch.provisioning) : null;
+    }
     await this.db(TENANTS).where({ id }).update(row);
   }
 

@@ -56,6 +56,20 @@ const registryMigrations: Array<{
       await db.schema.dropTableIfExists('afty_tenants');
     },
   },
+  {
+    // tenant create writes the row first (status provisioning) with what it was asked to do.
+    name: '0002_tenant_provisioning',
+    async up(db) {
+      await db.schema.alterTable('afty_tenants', (table) => {
+        table.text('provisioning').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('afty_tenants', (table) => {
+        table.dropColumn('provisioning');
+      });
+    },
+  },
 ];
 
 export const REGISTRY_MIGRATIONS_TABLE = 'afty_registry_migrations';

@@ -108,9 +108,11 @@ export class MysqlServer implements DatabaseServer {
     });
   }
 
+  /** Creates the user, or sets its password if it exists (a retried tenant create), and grants its database. */
   async createUser(user: string, password: string, database: string): Promise<void> {
     await this.query(`creating user ${user}`, async (db) => {
-      await db.raw('CREATE USER ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
+      await db.raw('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
+      await db.raw('ALTER USER ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
       await db.raw('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [
         grantDatabasePattern(database),
         user,

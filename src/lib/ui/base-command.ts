@@ -182,6 +182,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const { isEmptySelection, selectTenants } = await import('../fleet/index.js');
     const selection = this.selection(flags);
     if (!isEmptySelection(selection)) {
+      // A named half-created tenant is refused with its remedy, not silently left out.
+      const { assertProvisioned, resolveTenant } = await import('../tenants/index.js');
+      for (const key of selection.tenants)
+        await assertProvisioned(registry, await resolveTenant(registry, key));
       const tenants = await selectTenants(registry, selection);
       if (tenants.length === 0 && selection.tenants.length > 0) {
         throw new InputError('the named tenants are excluded by the other selection flags');

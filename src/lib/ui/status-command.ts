@@ -14,7 +14,7 @@ export abstract class TenantStatusCommand extends BaseCommand<typeof TenantStatu
   protected abstract readonly status: TenantStatus;
 
   async run(): Promise<TenantView> {
-    const [{ resolveTenant, tenantView }, { validateText }] = await Promise.all([
+    const [{ assertProvisioned, resolveTenant, tenantView }, { validateText }] = await Promise.all([
       import('../tenants/index.js'),
       import('../validation/index.js'),
     ]);
@@ -23,6 +23,7 @@ export abstract class TenantStatusCommand extends BaseCommand<typeof TenantStatu
     const registry = await (await this.context()).registry();
     const tenant = await resolveTenant(registry, this.args.tenant);
     this.auditTenant = tenant.id;
+    await assertProvisioned(registry, tenant);
     await registry.updateTenant(tenant.id, { status: this.status, statusReason: reason ?? null });
     this.log(
       tenant.status === this.status

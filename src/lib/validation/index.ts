@@ -2,8 +2,18 @@ import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;
+/** The statuses an operator sets (and selects fleets by). */
 export const TENANT_STATUSES = ['active', 'suspended', 'blocked', 'inactive'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
+/**
+ * A tenant whose `tenant create` has not finished (or was killed): its registry row comes first,
+ * so a retry or `afty diagnose --fix` can complete or undo it. Never served: lists, fleet
+ * selections and the cache's domain lookup leave it out unless asked for by this status.
+ */
+export const PROVISIONING = 'provisioning';
+/** Every status a registry row can have. */
+export const REGISTRY_STATUSES = [...TENANT_STATUSES, PROVISIONING] as const;
+export type RegistryStatus = (typeof REGISTRY_STATUSES)[number];
 
 /** Settings keys: a letter, then letters, digits, `_` or `-`; dots nest (`billing.plan`). */
 const SETTING_KEY_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}(\.[a-zA-Z][a-zA-Z0-9_-]{0,63}){0,3}$/;
@@ -19,6 +29,16 @@ export function describeValue(value: string): string {
     /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/**
+ * A value as one word for a POSIX shell, for commands printed as remedies: as is when plain,
+ * double-quoted when that needs no escapes, else single-quoted.
+ */
+export function shellWord(value: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(value)) return value;
+  if (!/["$`\\!]/.test(value)) return `"${value}"`;
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 export function validateTenantId(value: string): string {

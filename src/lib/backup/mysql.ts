@@ -203,6 +203,30 @@ async function createObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
   }
 }
 
+/** Objects made idempotent for recovery: each is dropped if it exists, then all are created. */
+async function replaceObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
+  for (const object of [...objects].reverse())
+    await db.raw(`DROP ${object.kind} IF EXISTS ??`, [object.name]);
+  await createObjects(db, objects);
+}
+
+type TableMove = { from: [string, string]; to: [string, string] };
+
+/** What recovery of an interrupted swap needs; saved in the restore journal before the first change. */
+interface SwapPlan {
+  currentObjects: SchemaObject[];
+  incomingObjects: SchemaObject[];
+  moves: TableMove[];
+}
+
+async function tableExists(db: Knex, [schema, table]: [string, string]): Promise<boolean> {
+  const [rows] = (await db.raw(
+    'SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?',
+    [schema, table],
+  )) as [unknown[]];
+  return rows.length > 0;
+}
+
 async function baseTables(db: Knex): Promise<string[]> {
   const [rows] = (await db.raw(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -211,7 +235,7 @@ async function baseTables(db: Knex): Promise<string[]> {
 }
 
 /** One RENAME TABLE statement: atomic over every pair (all move or none do). */
-async function renameTables(db: Knex, moves: Array<{ from: [string, string]; to: [string, string] }>) {
+async function renameTables(db: Knex, moves: TableMove[]) {
   if (moves.length === 0) return;
   const clause = moves.map(() => '??.?? TO ??.??').join(', ');
   await db.raw(
@@ -313,7 +337,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             const incomingObjects = await readObjects(incoming);
             const currentTables = await baseTables(current);
             const incomingTables = await baseTables(incoming);
-            const moves = [
+            const moves: TableMove[] = [
               ...currentTables.map((table) => ({
                 from: [database, table] as [string, string],
                 to: [safety, table] as [string, string],
@@ -323,6 +347,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
                 to: [database, table] as [string, string],
               })),
             ];
+            await hooks?.journal?.({ currentObjects, incomingObjects, moves } satisfies SwapPlan);
             await runSteps(
               [
                 {
@@ -363,6 +388,32 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
           }),
         ),
       );
+    },
+
+    /**
+     * RENAME TABLE moves every table or none, so where the first moved table is tells which side
+     * of it the kill came: before, the tenant gets its views, triggers and routines back and the
+     * empty safety database goes; after, the safety copy and the tenant get theirs.
+     */
+    async recover(database, scratch, safety, plan) {
+      const swap = plan as SwapPlan | undefined;
+      if (!swap) {
+        await server.dropDatabase(safety);
+        return 'rolled back';
+      }
+      const moved = await withDatabase(server, database, async (db) =>
+        swap.moves.length === 0 ? true : tableExists(db, swap.moves[0]!.to),
+      );
+      if (!moved) {
+        await withDatabase(server, database, (db) => replaceObjects(db, swap.currentObjects));
+        await server.dropDatabase(safety);
+        return 'rolled back';
+      }
+      // The safety database exists: the swap creates it before any table moves.
+      await withDatabase(server, safety, (db) => replaceObjects(db, swap.currentObjects));
+      await withDatabase(server, database, (db) => replaceObjects(db, swap.incomingObjects));
+      await server.dropDatabase(scratch);
+      return 'finished';
     },
 
     drop: (scratch) => server.dropDatabase(scratch),

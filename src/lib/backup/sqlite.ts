@@ -32,6 +32,11 @@ async function detachJournal(file: string): Promise<void> {
   }
 }
 
+/** What recovery needs to tell a finished swap from an undone one. */
+interface SqliteSwapPlan {
+  hadCurrent: boolean;
+}
+
 export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
   return {
     async dump(database, temporaryPath, compress) {
@@ -90,6 +95,7 @@ export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
         // The restored file takes over the current one's permissions (the app may run as another user).
         await chmod(incoming, (await stat(target)).mode & 0o777);
       }
+      await hooks?.journal?.({ hadCurrent: hasCurrent } satisfies SqliteSwapPlan);
       await runSteps(
         [
           {
@@ -113,6 +119,23 @@ export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
         ],
         hooks,
       );
+    },
+
+    /**
+     * The rename is the swap. While the restored file is still under the scratch name it did not
+     * happen; after it, the previous file is the safety copy (or there was none). An undone swap
+     * moved the safety copy back (or removed the restored file), which reads as rolled back too.
+     */
+    async recover(database, scratch, safety, plan) {
+      const swap = plan as SqliteSwapPlan | undefined;
+      if (existsSync(server.fileOf(scratch)) || !swap) {
+        await rm(server.fileOf(safety), { force: true });
+        return 'rolled back';
+      }
+      const swapped = swap.hadCurrent
+        ? existsSync(server.fileOf(safety))
+        : existsSync(server.fileOf(database));
+      return swapped ? 'finished' : 'rolled back';
     },
 
     drop: (scratch) => server.dropDatabase(scratch),

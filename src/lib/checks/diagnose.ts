@@ -251,6 +251,35 @@ const halfCreated: GlobalCheck = {
   },
 };
 
+const interruptedRestores: GlobalCheck = {
+  id: 'tenants.interrupted-restore',
+  category: 'tenants',
+  title: 'no backup restore was interrupted half-way',
+  remedy: 'afty diagnose --fix (finishes or rolls back each), or the next backup restore of the tenant',
+  scope: 'global',
+  async run(ctx) {
+    const { pendingJournals, journalOwnerRunning } = await import('../backup/index.js');
+    const journals = await pendingJournals(ctx.afty.config.backup.directory);
+    if (journals.length === 0) return { status: 'pass', message: 'no restore journal left' };
+    const describe = ({ journal }: (typeof journals)[number]) =>
+      `${journal.tenant} (${journalOwnerRunning(journal) ? `running, pid ${journal.pid}` : `killed at the ${journal.phase}`}, from ${journal.archive})`;
+    const stale = journals.filter(({ journal }) => !journalOwnerRunning(journal));
+    return {
+      status: stale.length > 0 ? 'fail' : 'warn',
+      message: `restores in progress or interrupted: ${journals.map(describe).join(', ')}`,
+      details: { journals: journals.map(({ file }) => file) },
+    };
+  },
+  async fix(ctx) {
+    const { pendingJournals, journalOwnerRunning, recoverRestore } = await import('../backup/index.js');
+    const done: string[] = [];
+    for (const { journal } of await pendingJournals(ctx.afty.config.backup.directory)) {
+      if (!journalOwnerRunning(journal)) done.push((await recoverRestore(ctx.afty, journal.tenant))!);
+    }
+    return done.join('; ');
+  },
+};
+
 const staleUsers: ServerCheck = {
   id: 'servers.stale-users',
   category: 'servers',
@@ -431,6 +460,7 @@ export const diagnoseGlobalChecks: Check[] = [
   serverHealth,
   anonymousUsers,
   halfCreated,
+  interruptedRestores,
   staleUsers,
 ];
 export { tenantUser, dumpTool, evictionPolicy, leftoverCredentials };

@@ -176,8 +176,9 @@ export async function publishBackup(
   const archivePath = path.join(directory, manifest.file);
   const manifestPath = path.join(directory, manifestName(manifest.file));
   const temporaryManifest = partialPath(manifestPath);
-  await writeFile(temporaryManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   try {
+    // In the try: a full disk can fail the write after the file exists.
+    await writeFile(temporaryManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     await rename(temporaryArchive, archivePath);
     await rename(temporaryManifest, manifestPath);
   } catch (error) {
@@ -284,4 +285,26 @@ export async function latestBackup(backupDirectory: string, tenant: string): Pro
     });
   }
   return latest;
+}
+
+const FILE_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+/**
+ * A file-system failure while writing a backup as one line naming the folder and the config key
+ * to look at (exit 1); anything else is returned unchanged.
+ */
+export function backupWriteError(error: unknown, directory: string, tenant: string): unknown {
+  const reason = FILE_FAILURES[(error as NodeJS.ErrnoException | undefined)?.code ?? ''];
+  if (!reason) return error;
+  return new OperationError(`cannot write the backup to ${directory}: ${reason}`, {
+    tenant,
+    hint: 'free space (or fix access) there or point backup.directory elsewhere, then retry; nothing was kept',
+    cause: error,
+  });
 }

@@ -8,6 +8,7 @@ import type { DatabaseServer } from '../servers/index.js';
 import {
   archiveExtension,
   assertChecksum,
+  backupWriteError,
   backupTimestamp,
   ensureDirectory,
   MANIFEST_FORMAT,
@@ -103,7 +104,7 @@ export async function createBackup(
     );
   } catch (error) {
     await rm(temporary, { force: true });
-    throw error;
+    throw backupWriteError(error, directory, tenant.id);
   }
 }
 

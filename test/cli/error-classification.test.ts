@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { runCli } from '../support/cli.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-servers.js';
-import { createProject, type TestProject } from '../support/project.js';
+import { createPrivateServerProject, type TestProject } from '../support/project.js';
 
 /**
  * Which exit code a server's answer gets: a refused login is configuration (exit 2, naming the
@@ -25,15 +25,7 @@ describe('driver errors are classified: access denied exit 2, server limits exit
 
   before(async () => {
     server = await startPrivateMariaDb({ extraArgs: ['--max-connections=12'] });
-    project = createProject({
-      driver: 'mariadb',
-      config: {
-        central: `${server.url}/afty`,
-        servers: { default: server.url },
-      },
-    });
-    // createProject pointed tenancy at its own prefix; keep it, only the server moved.
-    await server.sql('CREATE DATABASE afty');
+    project = await createPrivateServerProject(server);
     for (const id of ['alpha', 'beta']) {
       const created = await cli(['tenant', 'create', id]);
       assert.equal(created.exitCode, 0, created.stderr);
@@ -144,11 +136,7 @@ describe('diagnose finds anonymous users (CLI, private mariadbd from a stock mar
 
   before(async () => {
     server = await startPrivateMariaDb({ keepAnonymousUsers: true });
-    project = createProject({
-      driver: 'mariadb',
-      config: { central: `${server.url}/afty`, servers: { default: server.url } },
-    });
-    await server.sql('CREATE DATABASE afty');
+    project = await createPrivateServerProject(server);
   });
   after(async () => {
     await server?.stop();

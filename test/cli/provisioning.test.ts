@@ -5,7 +5,7 @@ import path from 'node:path';
 import { writeScripts } from '../integration/migrations-fixture.js';
 import { runCli, runJson, runUntilPaused } from '../support/cli.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-servers.js';
-import { createProject, type TestProject } from '../support/project.js';
+import { createPrivateServerProject, createProject, type TestProject } from '../support/project.js';
 import { REDIS_URL, requireRedis } from '../support/services.js';
 
 /** Pauses the running migration or seeder at `step` the way src/lib/step-marker.ts does. */
@@ -97,11 +97,7 @@ describe('tenant create is recoverable after kill -9 at any step (CLI, private m
   before(async () => {
     await requireRedis();
     server = await startPrivateMariaDb();
-    await server.sql('CREATE DATABASE afty');
-    project = createProject({
-      driver: 'mariadb',
-      config: { central: `${server.url}/afty`, servers: { default: server.url } },
-    });
+    project = await createPrivateServerProject(server);
     writeFixture(project.dir);
     const first = await cli(['tenant', 'create', 'first']);
     assert.equal(first.exitCode, 0, first.stderr);
@@ -298,11 +294,7 @@ describe('diagnose names stale tenant users and orphan databases with the comman
 
   before(async () => {
     server = await startPrivateMariaDb();
-    await server.sql('CREATE DATABASE afty');
-    project = createProject({
-      driver: 'mariadb',
-      config: { central: `${server.url}/afty`, servers: { default: server.url } },
-    });
+    project = await createPrivateServerProject(server);
     assert.equal(
       (await runCli(['tenant', 'create', 'kept'], { cwd: project.dir, env: project.env })).exitCode,
       0,

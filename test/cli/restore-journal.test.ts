@@ -7,7 +7,7 @@ import type { TenantRecord } from '../../src/lib/registry/index.js';
 import { seedTenant, tableChecksums, withTenantDb } from '../integration/backup-fixture.js';
 import { runCli, runUntilPaused } from '../support/cli.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-servers.js';
-import { createProject, type TestProject } from '../support/project.js';
+import { createPrivateServerProject, createProject, type TestProject } from '../support/project.js';
 
 /** Tables with their rows, and every view, trigger and routine by name. */
 async function fingerprint(db: Knex): Promise<{ tables: Record<string, string>; objects: string[] }> {
@@ -68,11 +68,7 @@ describe('a killed restore ends exactly as before or as the archive (CLI, privat
 
   before(async () => {
     server = await startPrivateMariaDb();
-    await server.sql('CREATE DATABASE afty');
-    project = createProject({
-      driver: 'mariadb',
-      config: { central: `${server.url}/afty`, servers: { default: server.url } },
-    });
+    project = await createPrivateServerProject(server);
     assert.equal((await cli(['tenant', 'create', 'shop'])).exitCode, 0);
     ctx = await project.context();
     tenant = (await (await ctx.registry()).findTenant('shop'))!;

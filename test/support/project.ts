@@ -94,3 +94,18 @@ export function createProject(options: ProjectOptions): TestProject {
     },
   };
 }
+
+/**
+ * A MariaDB project whose registry (database `afty`) and tenant server are a private mariadbd
+ * (test/support/private-servers.ts), for fault tests that must not touch the shared server.
+ */
+export async function createPrivateServerProject(
+  server: { url: string; sql(statement: string): Promise<string> },
+  config: Record<string, unknown> = {},
+): Promise<TestProject> {
+  await server.sql('CREATE DATABASE IF NOT EXISTS afty');
+  return createProject({
+    driver: 'mariadb',
+    config: { central: `${server.url}/afty`, servers: { default: server.url }, ...config },
+  });
+}

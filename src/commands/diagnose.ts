@@ -7,7 +7,7 @@ import { fleetFlags } from '../lib/ui/flags.js';
 export default class Diagnose extends CheckReportCommand<typeof Diagnose> {
   static summary =
     'Health checks of config, registry, servers, tenants, locks, Redis and tools; --fix repairs the safe ones';
-  static description = `Read-only unless --fix. Each finding is ✓ (fine), ! (warning) or ✗ (problem) with a one-line explanation and the remedy. --fix applies only safe repairs — create a missing tenant database and migrate it, recreate a missing tenant user with a new password, free a stale migration lock — never drops or deletes anything, and says what it did. Without selection flags every tenant is covered. Exits 0 only when nothing failed.`;
+  static description = `Read-only unless --fix. Each finding is ✓ (fine), ! (warning) or ✗ (problem) with a one-line explanation and the remedy. --fix applies only safe repairs — finish half-created tenants as their tenant create was asked to (one whose step fails is undone, as a failed create is), finish or roll back an interrupted restore, create a missing tenant database and migrate it, recreate a missing tenant user with a new password, free a stale migration lock, remove client option files a killed afty left — never drops a tenant's data, and says what it did. Without selection flags every tenant is covered. Exits 0 only when nothing failed.`;
   static examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --fix',

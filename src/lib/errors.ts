@@ -73,25 +73,132 @@ export class NotFoundError extends AftyError {
   }
 }
 
-const connectionErrorCodes = new Set([
+/** The server could not be reached or the connection broke. */
+const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
+  'EAI_AGAIN',
   'EHOSTUNREACH',
+  'ENETUNREACH',
   'ETIMEDOUT',
   'ECONNRESET',
+  'EPIPE',
   'PROTOCOL_CONNECTION_LOST',
-  'ER_ACCESS_DENIED_ERROR',
-  'ER_DBACCESS_DENIED_ERROR',
-  'ER_BAD_DB_ERROR',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
-/** True for driver errors that mean "could not reach / log in to the server". */
+/** The server answered but cannot serve now: out of connections or resources, shutting down, read-only. */
+const SERVER_TROUBLE_CODES = new Set([
+  'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_USER_LIMIT_REACHED',
+  'ER_OUT_OF_RESOURCES',
+  'ER_OUTOFMEMORY',
+  'ER_OUT_OF_SORTMEMORY',
+  'ER_CANT_CREATE_THREAD',
+  'ER_DISK_FULL',
+  'ER_RECORD_FILE_FULL',
+  'ER_SERVER_SHUTDOWN',
+  'ER_SHUTDOWN_COMPLETE',
+  'ER_NORMAL_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_HOST_IS_BLOCKED',
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_NET_READ_INTERRUPTED',
+  'ER_NET_WRITE_INTERRUPTED',
+  'ER_NET_READ_ERROR',
+  'ER_NET_ERROR_ON_WRITE',
+]);
+
+/** The server refused the login: user, password or host are wrong, a configuration problem. */
+const LOGIN_REFUSED_CODES = new Set([
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+  'ER_HOST_NOT_PRIVILEGED',
+  'ER_NOT_SUPPORTED_AUTH_MODE',
+  'ER_DBACCESS_DENIED_ERROR',
+]);
+
+/** How a driver error reads, for its exit code: 3 for the first two, 2 for a refused login. */
+export type DriverFailure = 'unreachable' | 'server' | 'login' | undefined;
+
+function codesOf(error: unknown): string[] {
+  if (!error || typeof error !== 'object') return [];
+  const { code, name, errors } = error as { code?: unknown; name?: unknown; errors?: unknown };
+  const own = [code, name === 'KnexTimeoutError' ? 'KNEX_TIMEOUT' : undefined].filter(
+    (value): value is string => typeof value === 'string',
+  );
+  return Array.isArray(errors) ? [...own, ...errors.flatMap(codesOf)] : own;
+}
+
+export function driverFailure(error: unknown): DriverFailure {
+  const codes = codesOf(error);
+  if (codes.some((code) => LOGIN_REFUSED_CODES.has(code))) return 'login';
+  if (codes.some((code) => UNREACHABLE_CODES.has(code))) return 'unreachable';
+  // knex gives up waiting for a pool connection when the server never answers (e.g. frozen).
+  if (codes.some((code) => SERVER_TROUBLE_CODES.has(code) || code === 'KNEX_TIMEOUT')) return 'server';
+  return undefined;
+}
+
+/** True for driver errors that mean a service problem (exit 3): unreachable, or unable to serve. */
 export function isConnectionError(error: unknown): boolean {
-  if (!error || typeof error !== 'object') return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && connectionErrorCodes.has(code)) return true;
-  const errors = (error as { errors?: unknown }).errors;
-  return Array.isArray(errors) && errors.some((inner) => isConnectionError(inner));
+  const failure = driverFailure(error);
+  return failure === 'unreachable' || failure === 'server';
+}
+
+/** A login the server refused. Exit 2: the user, password or host in the configuration are wrong. */
+export class LoginRefusedError extends AftyError {
+  constructor(message: string, options: AftyErrorOptions = {}) {
+    super(message, ExitCode.invalidInput, 'access_denied', options);
+  }
+}
+
+export interface DriverErrorContext {
+  /** What was being reached, e.g. `database server "default" (mysql://root@127.0.0.1:3306)`. */
+  target: string;
+  /** Where the user and password came from, e.g. `AFTY_SERVER_URL`. */
+  credentials?: string;
+  tenant?: string;
+}
+
+/**
+ * The one-line AftyError for a driver error that is about the server rather than the SQL: a
+ * refused login (exit 2, naming where the password came from), an unreachable server or one that
+ * cannot serve (exit 3). undefined for anything else (the caller's own error applies).
+ */
+export function classifyDriverError(error: unknown, context: DriverErrorContext): AftyError | undefined {
+  if (error instanceof AftyError) return error;
+  const failure = driverFailure(error);
+  const detail = driverMessage(error);
+  if (failure === 'login') {
+    return new LoginRefusedError(`${context.target} refused the login: ${detail}`, {
+      tenant: context.tenant,
+      hint: context.credentials
+        ? `the password comes from ${context.credentials}: check the user, password and host there`
+        : 'check the user, password and host',
+      cause: error,
+    });
+  }
+  if (failure === 'server') {
+    const limit = codesOf(error).find((code) =>
+      ['ER_CON_COUNT_ERROR', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED'].includes(code),
+    );
+    return new ServiceError(`${context.target} cannot serve afty now: ${detail}`, {
+      tenant: context.tenant,
+      hint: limit
+        ? 'its connection limit is reached: wait for other clients, lower --concurrency, or raise max_connections'
+        : 'the server is overloaded, shutting down or read-only: check its state, then retry',
+      cause: error,
+    });
+  }
+  if (failure === 'unreachable') {
+    return new ServiceError(`cannot reach ${context.target}: ${detail}`, {
+      tenant: context.tenant,
+      hint: 'check that the server is running and the host and port in the configuration',
+      cause: error,
+    });
+  }
+  return undefined;
 }
 
 export function errorMessage(error: unknown): string {
@@ -107,4 +214,19 @@ export function tenantErrorMessage(error: unknown, tenant: string): string {
     return `${error.message}${error.hint ? ` — ${error.hint}` : ''}`;
   }
   return errorMessage(error);
+}
+
+/**
+ * The driver's own message without the SQL text: knex prefixes errors with the statement and its
+ * bound values, which can include passwords.
+ */
+export function driverMessage(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const { sqlMessage, code, message } = error as { sqlMessage?: string; code?: string; message?: string };
+    if (sqlMessage) return sqlMessage;
+    if (message && message.includes(' - ')) return message.slice(message.lastIndexOf(' - ') + 3);
+    if (message) return message;
+    if (code) return code;
+  }
+  return String(error);
 }

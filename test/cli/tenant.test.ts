@@ -384,7 +384,7 @@ describe('afty tenant (CLI, SQLite embedded default)', function () {
     assert.equal(result.json.error.exitCode, 3);
     assert.match(
       result.json.error.message,
-      /cannot open the central registry at mysql:\/\/root@127\.0\.0\.1:1\/afty/,
+      /cannot reach the central registry at mysql:\/\/root@127\.0\.0\.1:1\/afty/,
     );
     assert.ok(
       !result.stdout.includes('hunter2') && !result.stderr.includes('hunter2'),

@@ -69,7 +69,12 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
         assert.equal(tenant.dbUser, null);
       }
       const result = await deleteTenant(ctx, tenant);
-      assert.deepEqual(result, { databaseDropped: true, userDropped: driver === 'mariadb' });
+      assert.deepEqual(result, {
+        databaseDropped: true,
+        userDropped: driver === 'mariadb',
+        safetyCopies: [],
+        cacheKeys: 0,
+      });
       assert.deepEqual(await footprint(ctx, project.prefix), {
         databases: [],
         users: [],
@@ -88,7 +93,9 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
     });
 
     const steps =
-      driver === 'mariadb' ? ['database', 'user', 'registry', 'extra'] : ['database', 'registry', 'extra'];
+      driver === 'mariadb'
+        ? ['registry', 'database', 'user', 'noop', 'activate']
+        : ['registry', 'database', 'noop', 'activate'];
     for (const failingStep of steps) {
       it(`leaves nothing behind when create fails after the "${failingStep}" step`, async () => {
         const before = await footprint(ctx, project.prefix);

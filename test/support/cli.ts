@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,4 +47,42 @@ export async function runJson<T = unknown>(
     );
   }
   return { ...result, json };
+}
+
+export interface PausedCli {
+  /** The afty process, waiting at the step (kill it, or signal it). */
+  child: ResultPromise;
+  /** What it wrote to stderr up to the marker. */
+  stderr: string;
+  /** Resolves once the process has ended (it is never rejected). */
+  ended: Promise<{ exitCode?: number; signal?: string }>;
+}
+
+/**
+ * Starts bin/run.js with AFTY_TEST_PAUSE_AT=<step> and resolves once afty says it reached the
+ * step ("afty: paused at <step>" on stderr, src/lib/step-marker.ts); rejects if it ends first.
+ */
+export async function runUntilPaused(
+  args: string[],
+  step: string,
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<PausedCli> {
+  const child = execa('node', [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...options.env, AFTY_TEST_PAUSE_AT: step },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+  });
+  const ended = child.then((result) => ({ exitCode: result.exitCode, signal: result.signal }));
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes(`afty: paused at ${step}\n`)) resolve();
+    });
+    void ended.then(() => reject(new Error(`afty ended before step "${step}":\n${stderr}`)));
+  });
+  return { child, stderr, ended };
 }

@@ -67,7 +67,8 @@ export async function startPrivateMariaDb(
     `--datadir=${datadir}`,
     '--user=root',
     '--auth-root-authentication-method=normal',
-    '--skip-test-db',
+    // The test database's script is also what creates the anonymous users of a stock install.
+    ...(options.keepAnonymousUsers ? [] : ['--skip-test-db']),
   ]);
   let child: ResultPromise | undefined;
   const start = async () => {

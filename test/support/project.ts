@@ -16,6 +16,8 @@ export interface TestProject {
   /** Environment for spawned CLIs: AFTY_SECRET set, CI set (no prompts). */
   env: NodeJS.ProcessEnv;
   context(): Promise<AftyContext>;
+  /** Creates the (empty) central MySQL database, as `afty init` would; a no-op for SQLite. */
+  createCentral(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -61,6 +63,15 @@ export function createProject(options: ProjectOptions): TestProject {
       const loaded = await loadConfig({ cwd: dir, env });
       return new AftyContext(loaded);
     },
+    async createCentral() {
+      const ctx = await this.context();
+      try {
+        const { Registry } = await import('../../src/lib/registry/index.js');
+        await Registry.createDatabase(ctx.config.central);
+      } finally {
+        await ctx.close();
+      }
+    },
     async cleanup() {
       if (options.driver === 'mariadb') {
         const admin = await mariadbAdmin();
@@ -82,4 +93,19 @@ export function createProject(options: ProjectOptions): TestProject {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A MariaDB project whose registry (database `afty`) and tenant server are a private mariadbd
+ * (test/support/private-servers.ts), for fault tests that must not touch the shared server.
+ */
+export async function createPrivateServerProject(
+  server: { url: string; sql(statement: string): Promise<string> },
+  config: Record<string, unknown> = {},
+): Promise<TestProject> {
+  await server.sql('CREATE DATABASE IF NOT EXISTS afty');
+  return createProject({
+    driver: 'mariadb',
+    config: { central: `${server.url}/afty`, servers: { default: server.url }, ...config },
+  });
 }

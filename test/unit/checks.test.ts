@@ -53,6 +53,7 @@ function tenant(id: string): TenantRecord {
     createdAt: '',
     updatedAt: '',
     lastMigratedAt: null,
+    provisioning: null,
   };
 }
 
@@ -63,6 +64,7 @@ function fakeContext(tenants: TenantRecord[]): CheckContext {
     options: { sample: 3, durationMs: 0, workers: 1, maxLatencyMs: 1, maxConnectMs: 1, maxErrorRate: 0 },
     selected: async () => tenants,
     fleet: async () => tenants,
+    everyTenant: async () => tenants,
     redis: async () => undefined,
     shared: (_key, compute) => compute(),
   };

@@ -47,6 +47,7 @@ describe('config', () => {
       location: {
         driver: 'mysql',
         connection: { host: 'db.eu', port: 3307, user: 'app', password: 'pw', database: undefined },
+        source: `${path.join(dir, 'afty.config.json')}: servers.eu`,
       },
     });
   });
@@ -148,6 +149,7 @@ describe('config', () => {
     assert.deepEqual(mysql, {
       driver: 'mysql',
       connection: { host: 'h', port: 3310, user: 'u@x', password: 'p:w', database: 'db' },
+      source: 'k',
     });
     assert.equal(redactUrl('redis://:hunter2@cache:6379/0'), 'redis://:***@cache:6379/0');
     assert.equal(redactUrl('mysql://root:hunter2@db/x'), 'mysql://root:***@db/x');

@@ -15,7 +15,7 @@ type BackupPruneJson = FleetJson<FleetTenantJson & Omit<PruneResult, 'tenant'>> 
 export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
   static summary =
     'Remove old backups and safety copies: keep the newest N, drop what is older than the maximum age';
-  static description = `Per tenant: archives beyond the newest --keep, or older than --max-age, are removed, except that a tenant's newest archive is never removed for age alone. Safety copies left by restores follow the same rule (without that exception). Hidden .partial files left by interrupted dumps are removed after a day. Defaults come from backup.keep and backup.maxAgeDays. Asks for confirmation in a terminal; --force otherwise (not needed with --dry-run).`;
+  static description = `Per tenant: archives beyond the newest --keep, or older than --max-age, are removed, except that a tenant's newest archive is never removed for age alone. Safety copies left by restores follow the same rule (without that exception); those of a deleted tenant (found through its manifests) are all removed. Hidden .partial files left by interrupted dumps are removed after a day. Defaults come from backup.keep and backup.maxAgeDays. Asks for confirmation in a terminal; --force otherwise (not needed with --dry-run).`;
   static examples = [
     '<%= config.bin %> backup prune --all --dry-run',
     '<%= config.bin %> backup prune --tenant acme --keep 3 --max-age 14d --force',

@@ -10,7 +10,7 @@ type RestoreJson = FleetJson<FleetTenantJson & Partial<Omit<RestoreResult, 'tena
 
 export default class BackupRestore extends FleetCommand<typeof BackupRestore> {
   static summary = "Restore a tenant's database from a backup, keeping the current data as a safety copy";
-  static description = `Checks the archive's sha256, loads it into a scratch database, compares it with the manifest, then swaps it in: MySQL moves every table in one atomic RENAME TABLE (current tables into the safety copy <database>$s<timestamp>, restored ones into the tenant database) and recreates views, triggers and routines; SQLite replaces the file with an atomic rename (the old file stays as the safety copy). A failure at any step leaves the tenant as it was. --into restores into another existing tenant (clone). Asks for confirmation in a terminal; --force otherwise. Safety copies stay until afty backup prune removes them.`;
+  static description = `Checks the archive's sha256, loads it into a scratch database, compares it with the manifest, then swaps it in: MySQL moves every table in one atomic RENAME TABLE (current tables into the safety copy <database>$s<timestamp>, restored ones into the tenant database) and recreates views, triggers and routines; SQLite replaces the file with an atomic rename (the old file stays as the safety copy). A failure at any step leaves the tenant as it was. A restore that was killed is ended by the next restore of the tenant (or afty diagnose --fix): rolled back if its tables had not moved yet, finished if they had. --into restores into another existing tenant (clone). Asks for confirmation in a terminal; --force otherwise. Safety copies stay until afty backup prune removes them.`;
   static examples = [
     '<%= config.bin %> backup restore --tenant acme --latest',
     '<%= config.bin %> backup restore --tenant acme --file backups/acme/20261123T110532.123Z.sql.gz --force',
@@ -99,6 +99,7 @@ export default class BackupRestore extends FleetCommand<typeof BackupRestore> {
     );
     const [result] = outcome.results;
     if (result!.status === 'ok') {
+      if (result!.value!.recovered) this.note(result!.value!.recovered);
       this.log(
         `Restored tenant ${target.id} from ${entry.path}; the previous data is kept as ${result!.value!.safetyCopy} until afty backup prune removes it`,
       );

@@ -46,8 +46,18 @@ export default class DbSnapshot extends BaseCommand<typeof DbSnapshot> {
     ]);
     const ctx = await this.context();
     const source = lib.sourceOf(ctx);
-    const file = this.flags.output ? path.resolve(this.flags.output) : ctx.config.migrations.snapshot;
+    const file =
+      this.flags.output === undefined ? ctx.config.migrations.snapshot : path.resolve(this.flags.output);
     const server = ctx.servers.get(this.flags.server ?? ctx.servers.names[0]!);
+    if (!this.flags.check) {
+      // Before the scratch build: a path that cannot be written would only fail at the very end.
+      const { assertWritableFile } = await import('../../lib/validation/files.js');
+      await assertWritableFile(this.flags.output ?? file, {
+        what: 'the snapshot',
+        flag: this.flags.output === undefined ? 'migrations.snapshot' : '--output',
+        createsFolders: true,
+      });
+    }
 
     if (this.flags.check) {
       const check = await lib.checkSnapshot(ctx, server, source, file);

@@ -6,7 +6,7 @@ import type { TenantView } from '../../lib/tenants/index.js';
 export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
   static summary = 'Create a tenant: its database, its database user and its registry rows';
   static description =
-    'If any step fails, every earlier step is undone: no database, user or row is left behind. With tenancy.tenantUsers on a MySQL server, the tenant gets its own user whose random password is stored encrypted with AFTY_SECRET.';
+    'The registry row comes first, with status provisioning (never served); then the database, the user, --migrate and --seed, and the final status. If a step fails, every earlier step is undone: no database, user or row is left behind. If afty is killed half-way, running the same command again (or afty diagnose --fix) finishes the tenant. With tenancy.tenantUsers on a MySQL server, the tenant gets its own user whose random password is stored encrypted with AFTY_SECRET.';
   static examples = [
     '<%= config.bin %> tenant create acme --name "Acme Inc" --domain acme.example.com',
     '<%= config.bin %> tenant create beta --server eu --status suspended --json',
@@ -45,19 +45,23 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
 
   async run(): Promise<TenantView> {
     const { createTenant, tenantView, validateNewTenant } = await import('../../lib/tenants/index.js');
+    const migrations = this.flags.migrate ? await import('../../lib/migrations/index.js') : undefined;
+    const classes = migrations?.splitClasses(this.flags.class);
     const input = {
       id: this.args.id,
       name: this.flags.name,
       domains: this.flags.domain,
       server: this.flags.server,
       status: this.flags.status as (typeof TENANT_STATUSES)[number],
+      migrate: this.flags.migrate,
+      seed: this.flags.seed,
+      classes,
     };
     validateNewTenant(input);
     this.auditTenant = input.id;
     const ctx = await this.context();
-    const migrations = this.flags.migrate ? await import('../../lib/migrations/index.js') : undefined;
     const extraSteps = migrations?.provisioningSteps(ctx, {
-      seeders: this.flags.seed ? migrations.seedersFor(ctx, migrations.splitClasses(this.flags.class)) : [],
+      seeders: this.flags.seed ? migrations.seedersFor(ctx, classes) : [],
       onMigrated: (result) =>
         this.note(
           `  ✓ schema: ${result.fromSnapshot ? `snapshot (${result.fromSnapshot} migrations) + ` : ''}${result.applied.length} migration${result.applied.length === 1 ? '' : 's'} run`,

@@ -2,9 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/ui/base-command.js';
 
 export default class TenantDelete extends BaseCommand<typeof TenantDelete> {
-  static summary = 'Delete a tenant: its database, its database user and its registry rows';
+  static summary = 'Delete a tenant: its database, its database user, its cache keys and its registry rows';
   static description =
-    'Takes a backup of the database first (as afty backup create; skipped with --no-backup or --keep-database); if the backup fails, nothing is deleted. Asks for confirmation in a terminal (default no); elsewhere --force is required.';
+    "Takes a backup of the database first (as afty backup create; skipped with --no-backup or --keep-database); if the backup fails, nothing is deleted. Then removes the tenant's Redis keys and central cache entries, its restore safety copies (kept with --keep-database), its database and user. Asks for confirmation in a terminal (default no); elsewhere --force is required.";
   static examples = [
     '<%= config.bin %> tenant delete acme',
     '<%= config.bin %> tenant delete acme --keep-database --force',
@@ -31,6 +31,8 @@ export default class TenantDelete extends BaseCommand<typeof TenantDelete> {
     database: string;
     databaseDropped: boolean;
     userDropped: boolean;
+    safetyCopies: string[];
+    cacheKeys: number;
     backup: string | null;
   }> {
     const [{ resolveTenant, deleteTenant }, { confirmDestructive }] = await Promise.all([
@@ -45,7 +47,18 @@ export default class TenantDelete extends BaseCommand<typeof TenantDelete> {
       : `database ${tenant.database}, its user and registry rows`;
     await confirmDestructive(`delete tenant ${tenant.id} (${what})`, this.flags.force);
     let backup: string | null = null;
-    if (this.flags.backup && !this.flags['keep-database']) {
+    // A delete re-run after a failure may find the database gone already, and a half-created
+    // tenant's database holds nothing yet: no backup to take.
+    const provisioning = tenant.status === 'provisioning';
+    const exists = !provisioning && (await ctx.servers.get(tenant.server).databaseExists(tenant.database));
+    if (this.flags.backup && !this.flags['keep-database'] && !exists && !this.jsonEnabled()) {
+      this.note(
+        provisioning
+          ? `Tenant ${tenant.id} is half-created: no backup to take`
+          : `Database ${tenant.database} no longer exists: no backup to take`,
+      );
+    }
+    if (this.flags.backup && !this.flags['keep-database'] && exists) {
       const [{ createBackup }, { AftyError, ExitCode, tenantErrorMessage }] = await Promise.all([
         import('../../lib/backup/index.js'),
         import('../../lib/errors.js'),
@@ -67,8 +80,9 @@ export default class TenantDelete extends BaseCommand<typeof TenantDelete> {
       if (!this.jsonEnabled()) this.note(`Backup: ${backup}`);
     }
     const result = await deleteTenant(ctx, tenant, { keepDatabase: this.flags['keep-database'] });
+    const copies = result.safetyCopies.length;
     this.log(
-      `Deleted tenant ${tenant.id}${result.databaseDropped ? `, dropped database ${tenant.database}` : `, kept database ${tenant.database}`}${result.userDropped ? ` and user ${tenant.dbUser}` : ''}`,
+      `Deleted tenant ${tenant.id}${result.databaseDropped ? `, dropped database ${tenant.database}` : `, kept database ${tenant.database}`}${copies ? ` and ${copies} safety cop${copies === 1 ? 'y' : 'ies'}` : ''}${result.userDropped ? `, user ${tenant.dbUser}` : ''}${ctx.config.cache.url ? `, ${result.cacheKeys} cache key${result.cacheKeys === 1 ? '' : 's'}` : ''}`,
     );
     return { id: tenant.id, database: tenant.database, ...result, backup };
   }

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { TENANT_STATUSES } from '../../lib/validation/index.js';
+import { REGISTRY_STATUSES } from '../../lib/validation/index.js';
 import { BaseCommand } from '../../lib/ui/base-command.js';
 import type { TenantView } from '../../lib/tenants/index.js';
 
@@ -18,8 +18,9 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
     status: Flags.string({
       multiple: true,
       default: [],
-      options: [...TENANT_STATUSES],
-      description: 'only this status (repeatable)',
+      options: [...REGISTRY_STATUSES],
+      description:
+        'only this status (repeatable); half-created tenants are listed only with --status provisioning',
     }),
     search: Flags.string({ char: 's', description: 'text in the id, name or a domain' }),
     maintenance: Flags.string({
@@ -32,17 +33,19 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
       description: 'only tenants on this server (repeatable)',
     }),
     sort: Flags.string({ default: 'id', description: SORT_HELP }),
-    limit: Flags.integer({ min: 1, description: 'at most this many tenants' }),
-    offset: Flags.integer({ min: 0, default: 0, description: 'skip this many tenants' }),
+    limit: Flags.integer({ min: 1, max: 1_000_000_000, description: 'at most this many tenants' }),
+    offset: Flags.integer({ min: 0, max: 1_000_000_000, default: 0, description: 'skip this many tenants' }),
     csv: Flags.boolean({ description: 'print CSV instead of a table', exclusive: ['json'] }),
   };
 
   async run(): Promise<{ total: number; tenants: TenantView[] }> {
-    const [{ TENANT_SORT_KEYS }, { tenantView }, { InputError }] = await Promise.all([
+    const [{ TENANT_SORT_KEYS }, { tenantView }, { InputError }, { validateSearch }] = await Promise.all([
       import('../../lib/registry/index.js'),
       import('../../lib/tenants/index.js'),
       import('../../lib/errors.js'),
+      import('../../lib/validation/index.js'),
     ]);
+    if (this.flags.search !== undefined) validateSearch(this.flags.search, '--search');
     const descending = this.flags.sort.startsWith('-');
     const key = this.flags.sort.replace(/^-/, '') as (typeof TENANT_SORT_KEYS)[number];
     if (!TENANT_SORT_KEYS.includes(key))
@@ -50,7 +53,7 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
 
     const registry = await (await this.context()).registry();
     const filter = {
-      status: this.flags.status as Array<(typeof TENANT_STATUSES)[number]>,
+      status: this.flags.status as Array<(typeof REGISTRY_STATUSES)[number]>,
       server: this.flags.server,
       search: this.flags.search,
       maintenance: this.flags.maintenance === undefined ? undefined : this.flags.maintenance === 'on',

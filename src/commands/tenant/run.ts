@@ -13,9 +13,10 @@ type TenantRunJson = FleetJson<FleetTenantJson & { output: OutputLine[] }> & {
 
 export default class TenantRun extends FleetCommand<typeof TenantRun> {
   static summary = "Run a command once per selected tenant, with that tenant's database in its environment";
-  static description = `Arguments after -- are passed exactly as given (no shell). Each run sees AFTY_TENANT_ID, AFTY_TENANT_DATABASE, AFTY_TENANT_SERVER and DATABASE_URL (with the tenant's own credentials). Output lines are prefixed with the tenant id. Exits 1 if the command failed for any tenant.`;
+  static description = `Arguments after -- are passed exactly as given (no shell). Each run sees AFTY_TENANT_ID, AFTY_TENANT_DATABASE, AFTY_TENANT_SERVER, DATABASE_URL and Laravel's DB_CONNECTION, DB_HOST, DB_PORT, DB_DATABASE, DB_USERNAME, DB_PASSWORD, DB_URL (the tenant's own credentials), and of the operator's environment only PATH, HOME, the locale, TZ, TERM and the like: never AFTY_SECRET or the admin URLs. Output lines are prefixed with the tenant id. Exits 1 if the command failed for any tenant.`;
   static examples = [
     '<%= config.bin %> tenant run --all -- node scripts/report.js',
+    '<%= config.bin %> tenant run --all -c 8 -- php artisan migrate --force',
     '<%= config.bin %> tenant run -t acme -t beta --concurrency 2 -- sh -c \'echo "$AFTY_TENANT_ID"\'',
   ];
   static strict = false;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, NotFoundError, OperationError } from '../errors.js';
+import { describeValue } from '../validation/index.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -50,6 +51,8 @@ export function backupTimestamp(date: Date): string {
 }
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
+/** `<timestamp>.sql[.gz]` or `<timestamp>.sqlite[.gz]`: a plain name, never a path. */
+const ARCHIVE_NAME = /^\d{8}T\d{6}\.\d{3}Z\.(sql|sqlite)(\.gz)?$/;
 
 export function parseBackupTimestamp(stamp: string): Date | undefined {
   const match = TIMESTAMP.exec(stamp);
@@ -173,8 +176,9 @@ export async function publishBackup(
   const archivePath = path.join(directory, manifest.file);
   const manifestPath = path.join(directory, manifestName(manifest.file));
   const temporaryManifest = partialPath(manifestPath);
-  await writeFile(temporaryManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   try {
+    // In the try: a full disk can fail the write after the file exists.
+    await writeFile(temporaryManifest, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     await rename(temporaryArchive, archivePath);
     await rename(temporaryManifest, manifestPath);
   } catch (error) {
@@ -192,6 +196,13 @@ export async function ensureDirectory(directory: string): Promise<void> {
   await mkdir(directory, { recursive: true, mode: 0o700 });
 }
 
+/**
+ * Names read from a manifest end up in paths and database names (scratch databases are named after
+ * `database`), so a manifest is only taken when they have the shapes afty writes.
+ */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DATABASE_NAME = /^[A-Za-z0-9_$-]{1,64}$/;
+
 function isManifest(value: unknown): value is BackupManifest {
   const manifest = value as Partial<BackupManifest> | null;
   return (
@@ -200,6 +211,12 @@ function isManifest(value: unknown): value is BackupManifest {
     typeof manifest.file === 'string' &&
     typeof manifest.sha256 === 'string' &&
     typeof manifest.tenant === 'string' &&
+    SAFE_NAME.test(manifest.tenant) &&
+    typeof manifest.database === 'string' &&
+    DATABASE_NAME.test(manifest.database) &&
+    typeof manifest.server === 'string' &&
+    SAFE_NAME.test(manifest.server) &&
+    (manifest.driver === 'mysql' || manifest.driver === 'sqlite') &&
     Array.isArray(manifest.tables)
   );
 }
@@ -222,6 +239,13 @@ export async function readBackup(file: string): Promise<BackupEntry> {
     throw new InputError(`${manifestPath} is not a valid manifest: ${(error as Error).message}`);
   }
   if (!isManifest(parsed)) throw new InputError(`${manifestPath} is not an afty backup manifest`);
+  // The archive sits next to its manifest: a tampered `file` ("../../x") must not reach other files.
+  if (!ARCHIVE_NAME.test(parsed.file) || manifestName(parsed.file) !== path.basename(manifestPath)) {
+    throw new InputError(
+      `${manifestPath}: its file ${describeValue(parsed.file)} is not an archive in the same folder`,
+      { hint: 'the manifest was edited or moved; nothing was read or changed' },
+    );
+  }
   return { path: path.join(path.dirname(manifestPath), parsed.file), manifestPath, manifest: parsed };
 }
 
@@ -261,4 +285,26 @@ export async function latestBackup(backupDirectory: string, tenant: string): Pro
     });
   }
   return latest;
+}
+
+const FILE_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+/**
+ * A file-system failure while writing a backup as one line naming the folder and the config key
+ * to look at (exit 1); anything else is returned unchanged.
+ */
+export function backupWriteError(error: unknown, directory: string, tenant: string): unknown {
+  const reason = FILE_FAILURES[(error as NodeJS.ErrnoException | undefined)?.code ?? ''];
+  if (!reason) return error;
+  return new OperationError(`cannot write the backup to ${directory}: ${reason}`, {
+    tenant,
+    hint: 'free space (or fix access) there or point backup.directory elsewhere, then retry; nothing was kept',
+    cause: error,
+  });
 }

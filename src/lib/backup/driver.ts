@@ -13,6 +13,11 @@ export interface DumpResult {
   migrations: string[];
 }
 
+export interface SwapHooks extends StepHooks {
+  /** Saves what recovery needs (journal.ts); called before the swap changes anything. */
+  journal?(plan: unknown): Promise<void>;
+}
+
 /** The per-engine half of backups: dump to an archive, load one into a scratch database, swap. */
 export interface BackupDriver {
   /** Streams the database into `temporaryPath`; the caller publishes it. */
@@ -23,7 +28,18 @@ export interface BackupDriver {
    * Replaces the contents of `database` with those of `scratch`, moving the current contents to
    * `safety`. All or nothing: on failure `database` is as it was.
    */
-  swap(database: string, scratch: string, safety: string, hooks?: StepHooks): Promise<void>;
+  swap(database: string, scratch: string, safety: string, hooks?: SwapHooks): Promise<void>;
+  /**
+   * Ends a swap that was interrupted (a killed process): back to the tenant's previous data when
+   * its tables had not moved yet, else forward to the restored data. `plan` is what swap gave
+   * hooks.journal (undefined when it was killed before).
+   */
+  recover(
+    database: string,
+    scratch: string,
+    safety: string,
+    plan: unknown,
+  ): Promise<'rolled back' | 'finished'>;
   /** Removes a scratch database (no error when it does not exist). */
   drop(scratch: string): Promise<void>;
   /** Existing safety copies of `database` (names). */

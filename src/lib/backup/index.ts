@@ -1,13 +1,14 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AftyContext } from '../context.js';
-import { InputError, OperationError } from '../errors.js';
+import { InputError, OperationError, errorMessage } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { StepHooks } from '../tenants/saga.js';
 import type { DatabaseServer } from '../servers/index.js';
 import {
   archiveExtension,
   assertChecksum,
+  backupWriteError,
   backupTimestamp,
   ensureDirectory,
   MANIFEST_FORMAT,
@@ -21,6 +22,15 @@ import { backupDriver } from './drivers.js';
 import { findTool } from './mysql.js';
 import { RESTORE_SCRATCH_MARK, VERIFY_SCRATCH_MARK, safetyCopyName, scratchName } from './naming.js';
 import { compareTables, describeMismatches, type TableCheck } from './inspect.js';
+import {
+  journalOwnerRunning,
+  journalPath,
+  newJournal,
+  readJournal,
+  removeJournal,
+  writeJournal,
+} from './journal.js';
+import { stepMarker } from '../step-marker.js';
 
 export {
   backupTenants,
@@ -37,6 +47,7 @@ export { DUMP_TOOLS, LOAD_TOOLS } from './mysql.js';
 export { backupDriver } from './drivers.js';
 export { safetyCopyDate } from './naming.js';
 export { pruneBackups, parseAge, type PruneOptions, type PruneResult } from './prune.js';
+export { pendingJournals, journalOwnerRunning } from './journal.js';
 
 /**
  * Fails with exit 3 before any work starts when a MySQL server is involved and its client tool
@@ -93,7 +104,7 @@ export async function createBackup(
     );
   } catch (error) {
     await rm(temporary, { force: true });
-    throw error;
+    throw backupWriteError(error, directory, tenant.id);
   }
 }
 
@@ -158,6 +169,8 @@ export interface RestoreResult {
   /** Where the data the tenant had before now lives, until pruned. */
   safetyCopy: string;
   tables: TableCheck[];
+  /** What happened to an earlier restore of this tenant that had been interrupted, if there was one. */
+  recovered: string | null;
 }
 
 export interface RestoreHooks extends StepHooks {
@@ -166,9 +179,41 @@ export interface RestoreHooks extends StepHooks {
 }
 
 /**
+ * Brings an interrupted restore of `tenant` to an end (see journal.ts): rolled back when its
+ * tables had not moved yet, finished when they had. Returns what was done; undefined when there
+ * was nothing to recover. A restore still running elsewhere is exit 2.
+ */
+export async function recoverRestore(ctx: AftyContext, tenant: string): Promise<string | undefined> {
+  const file = journalPath(ctx.config.backup.directory, tenant);
+  const journal = await readJournal(file);
+  if (!journal) return undefined;
+  if (journalOwnerRunning(journal)) {
+    throw new InputError(
+      `a restore of tenant ${tenant} is running (pid ${journal.pid}, since ${journal.startedAt})`,
+      {
+        tenant,
+        hint: 'wait for it to finish',
+      },
+    );
+  }
+  const driver = backupDriver(ctx.servers.get(journal.server));
+  const outcome =
+    journal.phase === 'load'
+      ? 'rolled back'
+      : await driver.recover(journal.database, journal.scratch, journal.safety, journal.swap);
+  await driver.drop(journal.scratch);
+  await removeJournal(file);
+  return outcome === 'finished'
+    ? `finished the interrupted restore of ${tenant} from ${journal.archive}: the data is the archive's, the previous data is kept as ${journal.safety}`
+    : `rolled back the interrupted restore of ${tenant} from ${journal.archive}: the data is as it was before`;
+}
+
+/**
  * Restores `entry` into `target`'s database: checksum, load into a scratch database, compare
- * with the manifest, then swap (the previous data becomes a safety copy). Any failure before or
- * during the swap leaves the tenant's data as it was; the scratch database is always dropped.
+ * with the manifest, then swap (the previous data becomes a safety copy). A journal follows the
+ * restore from the scratch database on, so a killed one is ended by the next restore of the
+ * tenant or by diagnose --fix; any failure leaves the tenant's data as it was (or, when the
+ * swap failed after its tables moved, as the archive); the scratch database is always dropped.
  */
 export async function restoreBackup(
   ctx: AftyContext,
@@ -179,16 +224,68 @@ export async function restoreBackup(
   const server = ctx.servers.get(target.server);
   assertSameDriver(server, entry);
   const driver = backupDriver(server);
+  const recovered = (await recoverRestore(ctx, target.id)) ?? null;
   const scratch = scratchName(target.database, RESTORE_SCRATCH_MARK);
   const safety = safetyCopyName(target.database, new Date());
   hooks.onPhase?.('checksum');
   await assertChecksum(entry);
+  const file = journalPath(ctx.config.backup.directory, target.id);
+  const journal = newJournal({
+    tenant: target.id,
+    server: target.server,
+    driver: server.driver,
+    database: target.database,
+    scratch,
+    safety,
+    archive: entry.path,
+  });
+  await ensureDirectory(path.dirname(file));
+  await writeJournal(file, journal);
+  const result = (tables: TableCheck[]) => ({
+    tenant: target.id,
+    database: target.database,
+    file: entry.path,
+    safetyCopy: safety,
+    tables,
+    recovered,
+  });
   try {
     hooks.onPhase?.('load');
     const tables = await loadChecked(driver, entry, scratch);
+    await stepMarker('restore loaded');
     hooks.onPhase?.('swap');
-    await driver.swap(target.database, scratch, safety, hooks);
-    return { tenant: target.id, database: target.database, file: entry.path, safetyCopy: safety, tables };
+    journal.phase = 'swap';
+    await writeJournal(file, journal);
+    try {
+      await driver.swap(target.database, scratch, safety, {
+        ...hooks,
+        journal: async (plan) => {
+          journal.swap = plan;
+          await writeJournal(file, journal);
+        },
+      });
+    } catch (error) {
+      // The swap undid what it could; recovery makes sure it is all or nothing, from the real state.
+      const outcome = await driver
+        .recover(target.database, scratch, safety, journal.swap)
+        .catch((recoverError: unknown) => {
+          throw new OperationError(
+            `${errorMessage(error)}; ending the interrupted swap failed too: ${errorMessage(recoverError)}`,
+            {
+              tenant: target.id,
+              hint: 'the next backup restore of the tenant, or afty diagnose --fix, ends it',
+            },
+          );
+        });
+      await removeJournal(file);
+      if (outcome === 'finished') return result(tables);
+      throw error;
+    }
+    await removeJournal(file);
+    return result(tables);
+  } catch (error) {
+    if (journal.phase === 'load') await removeJournal(file);
+    throw error;
   } finally {
     await dropScratch(driver, scratch);
   }

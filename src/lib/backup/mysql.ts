@@ -1,13 +1,20 @@
 import type { Knex } from 'knex';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { childEnvironment, withCredentialsFolder } from '../child-process.js';
 import type { MysqlConnection } from '../config/index.js';
-import { OperationError, ServiceError, isConnectionError } from '../errors.js';
+import {
+  LoginRefusedError,
+  OperationError,
+  ServiceError,
+  classifyDriverError,
+  driverMessage,
+} from '../errors.js';
 import type { MysqlServer } from '../servers/index.js';
 import { startChild } from '../children.js';
-import { driverMessage, probeMysql, serverKey } from '../servers/knex.js';
+import { probeMysql, serverKey } from '../servers/knex.js';
+import { stepMarker } from '../step-marker.js';
 import { runSteps } from '../tenants/saga.js';
 import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
 import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
@@ -45,13 +52,13 @@ function optionValue(value: string): string {
 }
 
 /**
- * Runs `use` with a temporary 0600 option file holding the connection, so the password reaches
- * the client tools without ever being in their argv (visible to every user through ps).
+ * Runs `use` with a 0600 option file holding the connection, so the password reaches the client
+ * tools without ever being in their argv (visible to every user through ps). The file lives in a
+ * private 0700 folder that is removed on every exit path, signals included (see child-process.ts).
  */
 async function withOptionFile<T>(connection: MysqlConnection, use: (file: string) => Promise<T>): Promise<T> {
-  const directory = await mkdtemp(path.join(os.tmpdir(), 'afty-'));
-  const file = path.join(directory, 'client.cnf');
-  try {
+  return withCredentialsFolder(async (directory) => {
+    const file = path.join(directory, 'client.cnf');
     const lines = [
       '[client]',
       `host=${optionValue(connection.host)}`,
@@ -60,14 +67,13 @@ async function withOptionFile<T>(connection: MysqlConnection, use: (file: string
     ];
     if (connection.password) lines.push(`password=${optionValue(connection.password)}`);
     await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-    return await use(file);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
+    await stepMarker('option file');
+    return use(file);
+  });
 }
 
 /** A client tool's failure as one line; "can't connect" is a service problem (exit 3). */
-function toolError(tool: string, error: unknown, database: string): Error {
+function toolError(tool: string, error: unknown, database: string, source: string): Error {
   const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
   const detail =
     stderr
@@ -78,8 +84,14 @@ function toolError(tool: string, error: unknown, database: string): Error {
     (error as { shortMessage?: string }).shortMessage ??
     String(error);
   const message = `${path.basename(tool)} failed for database ${database}: ${detail}`;
-  if (/can't connect|access denied|unknown server host/i.test(detail)) {
-    return new ServiceError(message, { hint: 'check the server URL in the config', cause: error });
+  if (/access denied/i.test(detail)) {
+    return new LoginRefusedError(message, { hint: `the password comes from ${source}`, cause: error });
+  }
+  if (/can't connect|unknown server host|too many connections/i.test(detail)) {
+    return new ServiceError(message, {
+      hint: 'check that the server is running and can take a connection',
+      cause: error,
+    });
   }
   return new OperationError(message, { cause: error });
 }
@@ -92,10 +104,17 @@ function readFailure(error: unknown, database: string, server: MysqlServer): Err
       cause: error,
     });
   }
-  const message = `cannot read database ${database} on server "${server.name}" (${server.description}): ${driverMessage(error)}`;
-  return isConnectionError(error)
-    ? new ServiceError(message, { hint: 'check that the server is running', cause: error })
-    : new OperationError(message, { cause: error });
+  const classified = classifyDriverError(error, {
+    target: `server "${server.name}" (${server.description}), reading database ${database}`,
+    credentials: server.tenantLocation(database).source,
+  });
+  return (
+    classified ??
+    new OperationError(
+      `cannot read database ${database} on server "${server.name}" (${server.description}): ${driverMessage(error)}`,
+      { cause: error },
+    )
+  );
 }
 
 interface SchemaObject {
@@ -191,6 +210,30 @@ async function createObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
   }
 }
 
+/** Objects made idempotent for recovery: each is dropped if it exists, then all are created. */
+async function replaceObjects(db: Knex, objects: SchemaObject[]): Promise<void> {
+  for (const object of [...objects].reverse())
+    await db.raw(`DROP ${object.kind} IF EXISTS ??`, [object.name]);
+  await createObjects(db, objects);
+}
+
+type TableMove = { from: [string, string]; to: [string, string] };
+
+/** What recovery of an interrupted swap needs; saved in the restore journal before the first change. */
+interface SwapPlan {
+  currentObjects: SchemaObject[];
+  incomingObjects: SchemaObject[];
+  moves: TableMove[];
+}
+
+async function tableExists(db: Knex, [schema, table]: [string, string]): Promise<boolean> {
+  const [rows] = (await db.raw(
+    'SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?',
+    [schema, table],
+  )) as [unknown[]];
+  return rows.length > 0;
+}
+
 async function baseTables(db: Knex): Promise<string[]> {
   const [rows] = (await db.raw(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
@@ -199,7 +242,7 @@ async function baseTables(db: Knex): Promise<string[]> {
 }
 
 /** One RENAME TABLE statement: atomic over every pair (all move or none do). */
-async function renameTables(db: Knex, moves: Array<{ from: [string, string]; to: [string, string] }>) {
+async function renameTables(db: Knex, moves: TableMove[]) {
   if (moves.length === 0) return;
   const clause = moves.map(() => '??.?? TO ??.??').join(', ');
   await db.raw(
@@ -213,6 +256,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
     const location = server.tenantLocation(database);
     return location.connection;
   };
+  const sourceOf = (database: string) => server.tenantLocation(database).source;
 
   return {
     async dump(database, temporaryPath, compress): Promise<DumpResult> {
@@ -238,7 +282,14 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             '--default-character-set=utf8mb4',
             database,
           ],
-          { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } },
+          {
+            stdin: 'ignore',
+            stdout: 'pipe',
+            stderr: 'pipe',
+            buffer: { stdout: false, stderr: true },
+            env: childEnvironment(),
+            extendEnv: false,
+          },
           { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
         );
         const [writing, dumping] = await Promise.allSettled([
@@ -254,7 +305,8 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
         if (killed) throw killed;
         // A failed write (disk full) explains the dump's broken pipe, so it is reported first.
         if (writing.status === 'rejected') throw writing.reason;
-        if (dumping.status === 'rejected') throw toolError(tool, dumping.reason, database);
+        if (dumping.status === 'rejected')
+          throw toolError(tool, dumping.reason, database, sourceOf(database));
         return writing.value;
       });
       return { written, tool: path.basename(tool), ...facts };
@@ -274,7 +326,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             '--binary-mode',
             scratch,
           ],
-          { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' },
+          { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', env: childEnvironment(), extendEnv: false },
           { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
         );
         const [feeding, loading] = await Promise.allSettled([
@@ -283,7 +335,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
         ]);
         const killed = killedBecause();
         if (killed) throw killed;
-        if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch);
+        if (loading.status === 'rejected') throw toolError(tool, loading.reason, scratch, sourceOf(scratch));
         if (feeding.status === 'rejected') {
           throw new OperationError(
             `cannot read archive ${entry.path}: ${(feeding.reason as Error).message}`,
@@ -302,7 +354,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             const incomingObjects = await readObjects(incoming);
             const currentTables = await baseTables(current);
             const incomingTables = await baseTables(incoming);
-            const moves = [
+            const moves: TableMove[] = [
               ...currentTables.map((table) => ({
                 from: [database, table] as [string, string],
                 to: [safety, table] as [string, string],
@@ -312,6 +364,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
                 to: [database, table] as [string, string],
               })),
             ];
+            await hooks?.journal?.({ currentObjects, incomingObjects, moves } satisfies SwapPlan);
             await runSteps(
               [
                 {
@@ -352,6 +405,32 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
           }),
         ),
       );
+    },
+
+    /**
+     * RENAME TABLE moves every table or none, so where the first moved table is tells which side
+     * of it the kill came: before, the tenant gets its views, triggers and routines back and the
+     * empty safety database goes; after, the safety copy and the tenant get theirs.
+     */
+    async recover(database, scratch, safety, plan) {
+      const swap = plan as SwapPlan | undefined;
+      if (!swap) {
+        await server.dropDatabase(safety);
+        return 'rolled back';
+      }
+      const moved = await withDatabase(server, database, async (db) =>
+        swap.moves.length === 0 ? true : tableExists(db, swap.moves[0]!.to),
+      );
+      if (!moved) {
+        await withDatabase(server, database, (db) => replaceObjects(db, swap.currentObjects));
+        await server.dropDatabase(safety);
+        return 'rolled back';
+      }
+      // The safety database exists: the swap creates it before any table moves.
+      await withDatabase(server, safety, (db) => replaceObjects(db, swap.currentObjects));
+      await withDatabase(server, database, (db) => replaceObjects(db, swap.incomingObjects));
+      await server.dropDatabase(scratch);
+      return 'finished';
     },
 
     drop: (scratch) => server.dropDatabase(scratch),

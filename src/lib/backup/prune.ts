@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { listBackups, PARTIAL_SUFFIX, tenantBackupDirectory } from './archive.js';
 import { backupDriver } from './drivers.js';
 import { safetyCopyDate } from './naming.js';
+import type { DatabaseServer } from '../servers/index.js';
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -89,19 +90,36 @@ export async function pruneBackups(
   }
 
   let keptCopies = 0;
-  const record = await (await ctx.registry()).findTenant(tenant);
-  if (record) {
-    const server = ctx.servers.get(record.server);
-    const copies = (await backupDriver(server).safetyCopies(record.database)).flatMap((name) => {
-      const createdAt = safetyCopyDate(record.database, name);
+  const registry = await ctx.registry();
+  const record = await registry.findTenant(tenant);
+  const pruneCopies = async (server: DatabaseServer, database: string, all: boolean) => {
+    const copies = (await backupDriver(server).safetyCopies(database)).flatMap((name) => {
+      const createdAt = safetyCopyDate(database, name);
       return createdAt ? [{ name, createdAt }] : [];
     });
-    const expiredCopies = selectExpired(copies, options, false);
+    const expiredCopies = all
+      ? copies.map((copy) => ({ ...copy, reason: 'its tenant was deleted' }))
+      : selectExpired(copies, options, false);
     for (const { name, createdAt, reason } of expiredCopies) {
       if (!options.dryRun) await server.dropDatabase(name);
       removed.push({ kind: 'safety-copy', name, createdAt: createdAt.toISOString(), reason });
     }
-    keptCopies = copies.length - expiredCopies.length;
+    keptCopies += copies.length - expiredCopies.length;
+  };
+  if (record) {
+    await pruneCopies(ctx.servers.get(record.server), record.database, false);
+  } else {
+    // A deleted tenant: its databases are known from its manifests. Safety copies of a database
+    // another tenant uses now are that tenant's, and servers no longer configured are left alone.
+    const places = new Map(
+      archives.map(({ entry }) => [`${entry.manifest.server}\n${entry.manifest.database}`, entry.manifest]),
+    );
+    for (const { server: serverName, database } of places.values()) {
+      if (!ctx.servers.names.includes(serverName)) continue;
+      const owners = await registry.listTenants({ server: [serverName] });
+      if (owners.some((owner) => owner.database === database)) continue;
+      await pruneCopies(ctx.servers.get(serverName), database, true);
+    }
   }
 
   const directory = tenantBackupDirectory(ctx.config.backup.directory, tenant);

@@ -1,9 +1,8 @@
 import { constants as fsConstants, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { chmod, copyFile, link, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { OperationError } from '../errors.js';
+import { OperationError, driverMessage } from '../errors.js';
 import type { SqliteServer } from '../servers/index.js';
-import { driverMessage } from '../servers/knex.js';
 import { runSteps } from '../tenants/saga.js';
 import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
 import { withKnex } from '../servers/knex.js';
@@ -30,6 +29,11 @@ async function detachJournal(file: string): Promise<void> {
   } finally {
     db.close();
   }
+}
+
+/** What recovery needs to tell a finished swap from an undone one. */
+interface SqliteSwapPlan {
+  hadCurrent: boolean;
 }
 
 export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
@@ -90,6 +94,7 @@ export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
         // The restored file takes over the current one's permissions (the app may run as another user).
         await chmod(incoming, (await stat(target)).mode & 0o777);
       }
+      await hooks?.journal?.({ hadCurrent: hasCurrent } satisfies SqliteSwapPlan);
       await runSteps(
         [
           {
@@ -113,6 +118,23 @@ export function sqliteBackupDriver(server: SqliteServer): BackupDriver {
         ],
         hooks,
       );
+    },
+
+    /**
+     * The rename is the swap. While the restored file is still under the scratch name it did not
+     * happen; after it, the previous file is the safety copy (or there was none). An undone swap
+     * moved the safety copy back (or removed the restored file), which reads as rolled back too.
+     */
+    async recover(database, scratch, safety, plan) {
+      const swap = plan as SqliteSwapPlan | undefined;
+      if (existsSync(server.fileOf(scratch)) || !swap) {
+        await rm(server.fileOf(safety), { force: true });
+        return 'rolled back';
+      }
+      const swapped = swap.hadCurrent
+        ? existsSync(server.fileOf(safety))
+        : existsSync(server.fileOf(database));
+      return swapped ? 'finished' : 'rolled back';
     },
 
     drop: (scratch) => server.dropDatabase(scratch),

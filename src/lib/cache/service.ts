@@ -102,3 +102,35 @@ export async function clearTenantCache(cache: TenantCache, request: ClearRequest
   const options = { pattern: request.pattern };
   return request.dryRun ? cache.count(options) : cache.clear(options);
 }
+
+/**
+ * Removes what Redis holds for a tenant being deleted: every key of its keyspace (values and
+ * tags) and its central entries (metadata hash, domain lookups), so a new tenant with the same id
+ * starts empty. Returns the values removed. The database store needs nothing: its rows live in the
+ * tenant's database. Redis unreachable → exit 3, before anything of the tenant is dropped.
+ */
+export async function forgetTenantCache(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  domains: string[],
+): Promise<number> {
+  const { cache } = ctx.config;
+  if (!cache.url) return 0;
+  const [{ connectCache }, { centralDomainsKey, centralTenantKey }] = await Promise.all([
+    import('./connection.js'),
+    import('./keyspace.js'),
+  ]);
+  const client = await connectCache(cache);
+  try {
+    const removed = await new RedisTenantCache(client, tenant.id, cache.prefix).clear();
+    await client.unlink(centralTenantKey(cache.prefix, tenant.id));
+    // Only the tenant's own domains, and only while they still point at it.
+    const domainsKey = centralDomainsKey(cache.prefix);
+    for (const domain of domains) {
+      if ((await client.hget(domainsKey, domain)) === tenant.id) await client.hdel(domainsKey, domain);
+    }
+    return removed;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -69,7 +69,10 @@ export async function warmDomains(
   registry: Registry,
   options: WarmOptions = {},
 ): Promise<{ domainsKey: string; domains: number }> {
-  const domains = await registry.listDomains();
+  const [tenants, allDomains] = await Promise.all([registry.listTenants({}), registry.listDomains()]);
+  // Only served tenants: a half-created one (provisioning) is not in `tenants`, nor are its domains.
+  const served = new Set(tenants.map((tenant) => tenant.id));
+  const domains = allDomains.filter((domain) => served.has(domain.tenantId));
   const domainsKey = centralDomainsKey(prefix);
   await replaceHash(
     client,

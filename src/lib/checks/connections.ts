@@ -1,6 +1,5 @@
-import { ServiceError } from '../errors.js';
+import { ServiceError, driverMessage } from '../errors.js';
 import { registrySchemaVersion } from '../registry/index.js';
-import { driverMessage } from '../servers/knex.js';
 import { tenantLocation } from '../tenants/index.js';
 import { forTenant, withDatabase } from './probes.js';
 import type { Check } from './types.js';

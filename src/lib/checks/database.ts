@@ -12,7 +12,8 @@ import {
 } from '../migrations/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import { adminLocation, tenantLocation } from '../tenants/index.js';
-import { forTenant, serverAdminLocation, withDatabase } from './probes.js';
+import { adminSqlCommand, forTenant, serverAdminLocation, withDatabase } from './probes.js';
+import { shellWord } from '../validation/index.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
 import { SAFETY_MARK } from '../backup/naming.js';
 
@@ -62,8 +63,11 @@ export const orphanDatabases: ServerCheck = {
   remedy: 'register the database as a tenant (afty backup restore) or drop it after checking its contents',
   scope: 'server',
   async run(ctx, server) {
+    // Half-created tenants own their databases too: diagnose reports them as tenants.provisioning.
     const owned = new Set(
-      (await ctx.fleet()).filter((tenant) => tenant.server === server.name).map((tenant) => tenant.database),
+      (await ctx.everyTenant())
+        .filter((tenant) => tenant.server === server.name)
+        .map((tenant) => tenant.database),
     );
     const prefix = ctx.afty.config.tenancy.databasePrefix;
     // A tenant's backup safety copies (<database>$s…) are owned by it and pruned by afty backup prune.
@@ -74,10 +78,17 @@ export const orphanDatabases: ServerCheck = {
     );
     if (orphans.length === 0)
       return { status: 'pass', message: `every ${prefix}* database on "${server.name}" belongs to a tenant` };
+    const drop = (database: string) => {
+      const location = server.tenantLocation(database);
+      return location.driver === 'mysql'
+        ? adminSqlCommand(server, `DROP DATABASE \`${database.replace(/`/g, '``')}\``)
+        : `rm ${shellWord(location.filename)}`;
+    };
     return {
       status: 'warn',
       message: `${orphans.length} database(s) on "${server.name}" with prefix ${prefix} and no tenant: ${orphans.join(', ')}`,
       details: { orphans },
+      remedy: `check the contents, then register it as a tenant (afty backup restore) or drop it: ${orphans.map((database) => `${database}: ${drop(database)}`).join('; ')}`,
     };
   },
 };

@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { AftyConfig } from '../config/index.js';
-import { OperationError } from '../errors.js';
+import { OperationError, errorMessage } from '../errors.js';
 import type { AftyContext } from '../context.js';
-import { REGISTRY_SCHEMA_VERSION, registrySchemaVersion, type Registry } from '../registry/index.js';
-import { encryptSecret, generatePassword } from '../tenants/index.js';
-import { forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
+import {
+  REGISTRY_SCHEMA_VERSION,
+  registrySchemaVersion,
+  type Registry,
+  type TenantRecord,
+} from '../registry/index.js';
+import { encryptSecret, generatePassword, provisioningRemedy } from '../tenants/index.js';
+import { PROVISIONING } from '../validation/index.js';
+import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
 
 /** Connections afty itself may hold on one server: one per concurrent tenant plus its admin and registry pools. */
@@ -182,6 +188,136 @@ const serverHealth: ServerCheck = {
   },
 };
 
+/**
+ * A stock mariadb-install-db leaves anonymous users (''@'localhost', ''@'<hostname>'). MySQL
+ * matches the most specific host first, so from those hosts every tenant user (user@'%') logs in
+ * as the anonymous one, without the tenant's grants: each tenant login fails.
+ */
+const anonymousUsers: ServerCheck = {
+  id: 'servers.anonymous-users',
+  category: 'servers',
+  title: 'no anonymous users shadow the tenant logins',
+  remedy: "drop the anonymous users (DROP USER ''@'localhost'), as a stock install leaves them",
+  scope: 'server',
+  async run(_ctx, server) {
+    if (server.driver === 'sqlite') return { status: 'skip', message: `${server.description}: no users` };
+    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
+      db.raw("SELECT Host AS host FROM mysql.user WHERE User = '' ORDER BY Host"),
+    )) as [Array<{ host: string }>];
+    if (rows.length === 0) return { status: 'pass', message: `no anonymous users on "${server.name}"` };
+    const users = rows.map((row) => `''@'${row.host.replace(/'/g, "''")}'`);
+    return {
+      status: 'fail',
+      message: `anonymous user(s) ${users.join(', ')} on "${server.name}": tenant users logging in from those hosts get the anonymous user's rights and are refused`,
+      details: { users },
+      remedy: `as an admin on "${server.name}": ${users.map((user) => `DROP USER ${user};`).join(' ')}`,
+    };
+  },
+};
+
+const halfCreated: GlobalCheck = {
+  id: 'tenants.provisioning',
+  category: 'tenants',
+  title: 'no tenant is half-created (a tenant create that did not finish)',
+  remedy: 'afty diagnose --fix (finishes them as their tenant create was asked to)',
+  scope: 'global',
+  async run(ctx) {
+    const half = (await ctx.everyTenant()).filter((tenant) => tenant.status === PROVISIONING);
+    if (half.length === 0) return { status: 'pass', message: 'every tenant create finished' };
+    const registry = await ctx.afty.registry();
+    const domains = await registry.listDomains(half.map((tenant) => tenant.id));
+    const of = (tenant: TenantRecord) =>
+      domains.filter((domain) => domain.tenantId === tenant.id).map((domain) => domain.domain);
+    return {
+      status: 'fail',
+      message: `${half.length} half-created tenant(s), never served until finished: ${half.map((tenant) => `${tenant.id} (since ${tenant.createdAt})`).join(', ')}`,
+      details: { tenants: half.map((tenant) => tenant.id) },
+      remedy: half.map((tenant) => `${tenant.id}: ${provisioningRemedy(tenant, of(tenant))}`).join('; '),
+    };
+  },
+  async fix(ctx) {
+    const { finishProvisioning } = await import('../migrations/index.js');
+    const outcomes: string[] = [];
+    for (const tenant of (await ctx.everyTenant()).filter((row) => row.status === PROVISIONING)) {
+      try {
+        const done = await finishProvisioning(ctx.afty, tenant);
+        outcomes.push(`finished ${done.id} (status ${done.status})`);
+      } catch (error) {
+        // createTenant undoes what it did when a step fails, so a failure leaves it as it was or gone.
+        outcomes.push(`could not finish ${tenant.id}: ${errorMessage(error)}`);
+      }
+    }
+    return outcomes.join('; ');
+  },
+};
+
+const interruptedRestores: GlobalCheck = {
+  id: 'tenants.interrupted-restore',
+  category: 'tenants',
+  title: 'no backup restore was interrupted half-way',
+  remedy: 'afty diagnose --fix (finishes or rolls back each), or the next backup restore of the tenant',
+  scope: 'global',
+  async run(ctx) {
+    const { pendingJournals, journalOwnerRunning } = await import('../backup/index.js');
+    const journals = await pendingJournals(ctx.afty.config.backup.directory);
+    if (journals.length === 0) return { status: 'pass', message: 'no restore journal left' };
+    const describe = ({ journal }: (typeof journals)[number]) =>
+      `${journal.tenant} (${journalOwnerRunning(journal) ? `running, pid ${journal.pid}` : `killed at the ${journal.phase}`}, from ${journal.archive})`;
+    const stale = journals.filter(({ journal }) => !journalOwnerRunning(journal));
+    return {
+      status: stale.length > 0 ? 'fail' : 'warn',
+      message: `restores in progress or interrupted: ${journals.map(describe).join(', ')}`,
+      details: { journals: journals.map(({ file }) => file) },
+    };
+  },
+  async fix(ctx) {
+    const { pendingJournals, journalOwnerRunning, recoverRestore } = await import('../backup/index.js');
+    const done: string[] = [];
+    for (const { journal } of await pendingJournals(ctx.afty.config.backup.directory)) {
+      if (!journalOwnerRunning(journal)) done.push((await recoverRestore(ctx.afty, journal.tenant))!);
+    }
+    return done.join('; ');
+  },
+};
+
+const staleUsers: ServerCheck = {
+  id: 'servers.stale-users',
+  category: 'servers',
+  title: 'every tenant-prefixed database user belongs to a tenant',
+  remedy: 'drop users no tenant uses (the finding gives the command for each)',
+  scope: 'server',
+  async run(ctx, server) {
+    if (!server.supportsUsers) return { status: 'skip', message: `${server.description}: no users` };
+    const { databasePrefix, userHost } = ctx.afty.config.tenancy;
+    const owned = new Set(
+      (await ctx.everyTenant())
+        .filter((tenant) => tenant.server === server.name && tenant.dbUser)
+        .map((tenant) => tenant.dbUser!),
+    );
+    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
+      db.raw("SELECT User AS user FROM mysql.user WHERE User LIKE ? ESCAPE '!' AND Host = ? ORDER BY User", [
+        `${databasePrefix.replace(/[!_%]/g, (char) => `!${char}`)}%`,
+        userHost,
+      ]),
+    )) as [Array<{ user: string }>];
+    const stale = rows.map((row) => row.user).filter((user) => !owned.has(user));
+    if (stale.length === 0) {
+      return {
+        status: 'pass',
+        message: `every ${databasePrefix}* user on "${server.name}" belongs to a tenant`,
+      };
+    }
+    return {
+      status: 'warn',
+      message: `${stale.length} database user(s) on "${server.name}" with prefix ${databasePrefix} and no tenant (left by an interrupted create or a manual change): ${stale.join(', ')}`,
+      details: { users: stale },
+      remedy: stale
+        .map((user) => `${user}: ${adminSqlCommand(server, `DROP USER '${user}'@'${userHost}'`)}`)
+        .join('; '),
+    };
+  },
+};
+
 const tenantUser: TenantCheck = {
   id: 'tenants.user',
   category: 'tenants',
@@ -252,6 +388,34 @@ const dumpTool: GlobalCheck = {
   },
 };
 
+const leftoverCredentials: GlobalCheck = {
+  id: 'tools.credential-files',
+  category: 'tools',
+  title: 'no client option files with passwords were left behind by a killed afty',
+  remedy: 'afty diagnose --fix (removes them)',
+  scope: 'global',
+  async run() {
+    const { leftoverCredentialFolders, credentialsRoot } = await import('../child-process.js');
+    const leftovers = leftoverCredentialFolders();
+    if (leftovers.length === 0) return { status: 'pass', message: `none in ${credentialsRoot()}` };
+    return {
+      status: 'fail',
+      message: `${leftovers.length} folder(s) of afty processes that were killed hold client option files with passwords: ${leftovers.map((leftover) => leftover.path).join(', ')}`,
+      details: { folders: leftovers },
+      remedy: `afty diagnose --fix, or rm -rf ${leftovers.map((leftover) => leftover.path).join(' ')}`,
+    };
+  },
+  async fix() {
+    const [{ leftoverCredentialFolders }, { rm }] = await Promise.all([
+      import('../child-process.js'),
+      import('node:fs/promises'),
+    ]);
+    const leftovers = leftoverCredentialFolders();
+    for (const leftover of leftovers) await rm(leftover.path, { recursive: true, force: true });
+    return `removed ${leftovers.length} leftover folder(s) with client option files`;
+  },
+};
+
 const evictionPolicy: GlobalCheck = {
   id: 'cache.eviction-policy',
   category: 'cache',
@@ -289,5 +453,14 @@ const evictionPolicy: GlobalCheck = {
   },
 };
 
-export const diagnoseGlobalChecks: Check[] = [unknownKeys, insecure, registrySchema, serverHealth];
-export { tenantUser, dumpTool, evictionPolicy };
+export const diagnoseGlobalChecks: Check[] = [
+  unknownKeys,
+  insecure,
+  registrySchema,
+  serverHealth,
+  anonymousUsers,
+  halfCreated,
+  interruptedRestores,
+  staleUsers,
+];
+export { tenantUser, dumpTool, evictionPolicy, leftoverCredentials };

@@ -9,7 +9,13 @@ import {
   schemaDrift,
   staleLock,
 } from './database.js';
-import { diagnoseGlobalChecks, dumpTool, evictionPolicy, tenantUser } from './diagnose.js';
+import {
+  diagnoseGlobalChecks,
+  dumpTool,
+  evictionPolicy,
+  leftoverCredentials,
+  tenantUser,
+} from './diagnose.js';
 import { isolationDatabaseChecks } from './isolation.js';
 import { performanceChecks } from './performance.js';
 import { securityChecks } from './security.js';
@@ -47,6 +53,7 @@ export const DIAGNOSE_CHECKS: Check[] = [
   orphanDatabases,
   evictionPolicy,
   dumpTool,
+  leftoverCredentials,
 ];
 
 /** Resolves `afty test` arguments: none or `all` = every category; unknown names are an input error. */
@@ -77,7 +84,7 @@ export function testOptions(config: AftyConfig['checks'], flags: TestOptionFlags
   if (flags.maxErrorRate !== undefined) {
     errorRatePercent = Number(flags.maxErrorRate);
     if (
-      flags.maxErrorRate.trim() === '' ||
+      !/^\d+(\.\d+)?$/.test(flags.maxErrorRate) ||
       !Number.isFinite(errorRatePercent) ||
       errorRatePercent < 0 ||
       errorRatePercent > 100

@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
-import { errorMessage } from '../errors.js';
+import {
+  OperationError,
+  ServiceError,
+  classifyDriverError,
+  errorMessage,
+  isConnectionError,
+  driverMessage,
+} from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
-import { driverMessage } from '../servers/knex.js';
 import { adminLocation, decryptSecret, tenantLocation } from '../tenants/index.js';
 import { errorCode, probeName, sampleTargets, withDatabase } from './probes.js';
 import { withoutDatabase } from '../config/index.js';
@@ -60,7 +66,11 @@ function unlessUnreached(
   return { status: 'pass', message: `${verb} ${targets - unreached.length} other tenant(s)`, details };
 }
 
-/** Tries one statement that must be refused; returns a description when it was not. */
+/**
+ * Tries one statement that must be refused; returns a description when it succeeded. Only
+ * success is a breach: a server that cannot serve (connection limit, shutdown) is exit 3, and any
+ * other error means the probe proved nothing, never that the tenant reaches another.
+ */
 async function mustBeDenied(
   db: Knex,
   what: string,
@@ -72,7 +82,8 @@ async function mustBeDenied(
     return `${what} succeeded`;
   } catch (error) {
     if (DENIED.has(errorCode(error) ?? '')) return undefined;
-    return `${what} was not refused for lack of privileges (${driverMessage(error)})`;
+    if (isConnectionError(error)) throw classifyDriverError(error, { target: `the server of ${what}` })!;
+    throw new OperationError(`${what} could not be probed: ${driverMessage(error)}`, { cause: error });
   }
 }
 
@@ -137,7 +148,8 @@ const crossTenantAccess: TenantCheck = {
           ...(await probeAccess(ctx, tenant, target)).map((line) => `${tenant.dbUser}: ${line}`),
         );
       } catch (error) {
-        unreached.push(`${target.id}: ${driverMessage(error)}`);
+        if (error instanceof ServiceError) throw error;
+        unreached.push(`${target.id}: ${errorMessage(error)}`);
       }
     }
     const details = { targets: targets.map((target) => target.id), violations, unreached };
@@ -168,6 +180,7 @@ const rowVisibility: TenantCheck = {
       try {
         await db.schema.createTable(table, (t) => t.string('marker', 40));
       } catch (error) {
+        if (isConnectionError(error)) throw classifyDriverError(error, { target: tenant.database })!;
         return {
           status: 'fail',
           message: `cannot write a probe row in ${tenant.database}: ${driverMessage(error)}`,
@@ -183,6 +196,7 @@ const rowVisibility: TenantCheck = {
             await withDatabase(tenantLocation(ctx.afty, target), (other) => other(table).select('marker'));
             seenBy.push(target.id);
           } catch (error) {
+            if (error instanceof ServiceError) throw error;
             if (!isMissingTable(error)) unreached.push(`${target.id}: ${driverMessage(error)}`);
           }
         }

@@ -4,22 +4,16 @@ import type { RedisClient } from '../cache/index.js';
 import { randomBytes } from 'node:crypto';
 import type { DatabaseLocation } from '../config/index.js';
 import { describeLocation, withoutDatabase } from '../config/index.js';
-import { ServiceError } from '../errors.js';
+import { classifyDriverError, isConnectionError } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
-import { driverMessage, withKnex } from '../servers/knex.js';
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
-
-/** True when the driver error means the server could not be reached at all (not a refused login). */
-export function isUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
-}
+import { withKnex } from '../servers/knex.js';
+import { shellWord } from '../validation/index.js';
 
 /**
- * Opens a one-connection knex on `location`, runs `work` and always destroys it. An unreachable
- * server becomes a ServiceError (exit 3); other driver errors reach the caller unchanged.
+ * Opens a one-connection knex on `location`, runs `work` and always destroys it. A server that is
+ * unreachable or cannot serve (connection limit, shutting down) becomes a ServiceError (exit 3),
+ * never a finding; other driver errors, refused logins included, reach the check unchanged.
  */
 export async function withDatabase<T>(
   location: DatabaseLocation,
@@ -28,11 +22,7 @@ export async function withDatabase<T>(
   try {
     return await withKnex(location, work, { connectTimeoutMs: 3000 });
   } catch (error) {
-    if (isUnreachable(error)) {
-      throw new ServiceError(`cannot reach ${describeLocation(location)}: ${driverMessage(error)}`, {
-        cause: error,
-      });
-    }
+    if (isConnectionError(error)) throw classifyDriverError(error, { target: describeLocation(location) })!;
     throw error;
   }
 }
@@ -93,4 +83,15 @@ export function sampleTargets(fleet: TenantRecord[], tenant: TenantRecord, size:
 /** `afty <command> --tenant <id>`: the remedy line for one tenant. */
 export function forTenant(command: string, tenant: TenantRecord | string): string {
   return `afty ${command} --tenant ${typeof tenant === 'string' ? tenant : tenant.id}`;
+}
+
+/**
+ * The mariadb client command that runs `sql` as the server's admin, for remedies an operator can
+ * paste (-p asks for the password, which is never printed).
+ */
+export function adminSqlCommand(server: DatabaseServer, sql: string): string {
+  const location = serverAdminLocation(server);
+  if (location.driver !== 'mysql') throw new Error('adminSqlCommand needs a MySQL server');
+  const { host, port, user, password } = location.connection;
+  return `mariadb -h ${shellWord(host)} -P ${port} -u ${shellWord(user)}${password ? ' -p' : ''} -e ${shellWord(sql)}`;
 }

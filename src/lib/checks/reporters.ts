@@ -177,9 +177,6 @@ export interface PresentOptions {
  * stdout is left to the returned JSON. Returns the JSON form.
  */
 export async function presentReport(report: CheckReport, options: PresentOptions): Promise<CheckReport> {
-  if (options.json && !options.output && options.reporter !== 'pretty' && options.reporter !== 'json') {
-    throw new InputError(`--reporter ${options.reporter} needs --output FILE when --json holds stdout`);
-  }
   const text = await renderReport(report, options.reporter);
   if (options.output) {
     const [{ writeFile }, { stripVTControlCharacters }] = await Promise.all([
@@ -193,4 +190,17 @@ export async function presentReport(report: CheckReport, options: PresentOptions
     options.log(text);
   }
   return reportJson(report);
+}
+
+/**
+ * Refuses report options that could only fail at the end, before any check has run: a reporter
+ * that needs --output under --json, and an --output file that cannot be written.
+ */
+export async function assertReportOptions(options: Pick<PresentOptions, 'reporter' | 'output' | 'json'>) {
+  if (options.json && !options.output && options.reporter !== 'pretty' && options.reporter !== 'json') {
+    throw new InputError(`--reporter ${options.reporter} needs --output FILE when --json holds stdout`);
+  }
+  if (options.output === undefined) return;
+  const { assertWritableFile } = await import('../validation/files.js');
+  await assertWritableFile(options.output, { what: 'the report', flag: '--output' });
 }

@@ -4,7 +4,10 @@ import type { AftyContext } from '../context.js';
 import {
   AftyError,
   ExitCode,
+  LoginRefusedError,
   ServiceError,
+  classifyDriverError,
+  isConnectionError,
   errorMessage,
   tenantErrorMessage,
   type ExitCodeValue,
@@ -22,6 +25,7 @@ import {
 import { currentScope } from '../work-scope.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
 import { errorCode, forTenant } from './probes.js';
+import { REGISTRY_STATUSES } from '../validation/index.js';
 import type {
   Check,
   CheckContext,
@@ -64,6 +68,10 @@ export function createCheckContext(init: CheckContextInit): OwnedCheckContext {
     selected: () =>
       shared('tenants:selected', async () => selectTenants(await init.registry(), init.selection)),
     fleet: () => shared('tenants:fleet', async () => (await init.registry()).listTenants()),
+    everyTenant: () =>
+      shared('tenants:every', async () =>
+        (await init.registry()).listTenants({ status: [...REGISTRY_STATUSES] }),
+      ),
     async redis() {
       if (!init.afty.config.cache.url) return undefined;
       // Assigned before any await, so concurrent checks share one connection.
@@ -102,17 +110,17 @@ export interface RunChecksOptions {
 
 type Subject = { tenant?: TenantRecord; server?: string };
 
-/** Driver answers wrapped as ServiceError that mean the server is up but refused (a check failure, exit 1). */
-const REFUSED_LOGIN = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR']);
-
-function failureOf(error: unknown, tenant?: string): CheckOutcome & { serviceDown: boolean } {
+function failureOf(raw: unknown, tenant?: string): CheckOutcome & { serviceDown: boolean } {
+  // A raw driver error about the server (connection limit, unreachable) is a service problem.
+  const error = isConnectionError(raw) ? classifyDriverError(raw, { target: 'the server', tenant })! : raw;
   const message = tenant ? tenantErrorMessage(error, tenant) : errorMessage(error);
-  if (error instanceof ServiceError && REFUSED_LOGIN.has(errorCode(error.cause) ?? '')) {
+  const missingDatabase = error instanceof AftyError && errorCode(error.cause) === 'ER_BAD_DB_ERROR';
+  if (tenant && (error instanceof LoginRefusedError || missingDatabase)) {
     // The server answered: a missing database or user, or a wrong password, which diagnose finds and fixes.
     return {
       status: 'fail',
-      message: message.replace(` — ${error.hint}`, ''),
-      remedy: tenant ? forTenant('diagnose --fix', tenant) : 'afty diagnose',
+      message: message.replace(` — ${(error as AftyError).hint}`, ''),
+      remedy: forTenant('diagnose --fix', tenant),
       serviceDown: false,
     };
   }
@@ -360,6 +368,10 @@ export async function runCheckSession(session: CheckSessionOptions): Promise<Che
   const started = performance.now();
   const ctx = createCheckContext(session);
   try {
+    // An unknown --tenant is a mistake in the command line (exit 2), not a finding of every check.
+    await ctx.selected().catch((error: unknown) => {
+      if (error instanceof AftyError && error.exitCode === ExitCode.invalidInput) throw error;
+    });
     const { results, fleet, interrupted } = await runChecksOnFleet(session.checks, ctx, session);
     const tenants = fleet.map(tenantRow);
     const totals = fleetTotals(tenants.map((row) => ({ ...row, server: '' }) as FleetResult<unknown>));

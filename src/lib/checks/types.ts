@@ -62,8 +62,10 @@ export interface CheckContext {
   readonly options: CheckOptions;
   /** The selected tenants (per-tenant checks run once for each). */
   selected(): Promise<TenantRecord[]>;
-  /** Every tenant in the registry (isolation samples targets from it, orphans compare against it). */
+  /** Every tenant that is served (isolation samples targets from it). */
   fleet(): Promise<TenantRecord[]>;
+  /** Every registry row, half-created (provisioning) tenants included: what owns databases and users. */
+  everyTenant(): Promise<TenantRecord[]>;
   /** The configured Redis (or Cluster), connected once per run; undefined when no Redis is configured. */
   redis(): Promise<RedisClient | undefined>;
   /** Computes a fleet-wide value once per run (e.g. every tenant's schema for drift). */

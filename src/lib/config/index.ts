@@ -5,7 +5,7 @@ import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { parseDurationSeconds } from '../validation/index.js';
 import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
-import { parseDatabaseSpec, type DatabaseLocation } from './urls.js';
+import { parseDatabaseSpec, validateRedisUrl, type DatabaseLocation } from './urls.js';
 
 export {
   redactUrl,
@@ -160,7 +160,14 @@ function parseConcurrency(value: string, source: string): number {
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyConfig> {
   const cwd = options.cwd ?? process.cwd();
-  const env = readDotEnv(cwd, options.env ?? process.env);
+  if (options.configPath?.trim() === '') {
+    throw new ConfigError('--config is empty', { hint: 'give the config file, or leave --config out' });
+  }
+  const given = options.env ?? process.env;
+  const env = readDotEnv(cwd, given);
+  /** The name of a variable as messages give it: with the .env file when it came from there. */
+  const variable = (name: string) =>
+    given[name] === undefined ? `${name} in ${path.join(cwd, '.env')}` : name;
   const file = findConfigFile(cwd, options.configPath ?? env.AFTY_CONFIG);
   const baseDir = file ? path.dirname(file) : cwd;
   const label = file ?? 'config';
@@ -181,16 +188,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
 
   const resolve = (relative: string) => path.resolve(baseDir, relative);
   const centralSpec = env.AFTY_CENTRAL_URL || data.central || 'sqlite:.afty/central.sqlite';
-  const central = parseDatabaseSpec(
-    centralSpec,
-    baseDir,
-    env.AFTY_CENTRAL_URL ? 'AFTY_CENTRAL_URL' : `${label}: central`,
-  );
+  const centralKey = env.AFTY_CENTRAL_URL ? variable('AFTY_CENTRAL_URL') : `${label}: central`;
+  const central = parseDatabaseSpec(centralSpec, baseDir, centralKey);
 
   const serverSpecs = { ...(data.servers ?? { default: 'sqlite:.afty/tenants' }) };
   if (env.AFTY_SERVER_URL) serverSpecs.default = env.AFTY_SERVER_URL;
   const servers = Object.entries(serverSpecs).map(([name, spec]): ServerConfig => {
-    const key = name === 'default' && env.AFTY_SERVER_URL ? 'AFTY_SERVER_URL' : `${label}: servers.${name}`;
+    const key =
+      name === 'default' && env.AFTY_SERVER_URL ? variable('AFTY_SERVER_URL') : `${label}: servers.${name}`;
     const location = parseDatabaseSpec(
       typeof spec === 'object' && 'url' in spec ? spec.url : spec,
       baseDir,
@@ -201,10 +206,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
   });
 
   const redisUrl = env.AFTY_REDIS_URL || data.cache?.url;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(
-      `${env.AFTY_REDIS_URL ? 'AFTY_REDIS_URL' : `${label}: cache.url`} must start with redis:// or rediss://`,
-    );
+  if (redisUrl) {
+    validateRedisUrl(redisUrl, env.AFTY_REDIS_URL ? variable('AFTY_REDIS_URL') : `${label}: cache.url`);
+  }
+  if (central.driver === 'mysql' && !central.connection.database) {
+    throw new ConfigError(`${centralKey} names no database for the registry`, {
+      hint: 'add one to the URL, e.g. mysql://root@127.0.0.1:3306/afty',
+    });
   }
 
   return {

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.js';
-import { parseDatabaseUrl, redactUrl, withoutDatabase } from './urls.js';
+import { InputError, driverMessage } from '../errors.js';
+import { parseDatabaseUrl, redactUrl, validateRedisUrl, withoutDatabase } from './urls.js';
 
 export interface InitAnswers {
   central: string;
@@ -26,19 +26,35 @@ export interface ConnectionCheck {
   detail: string;
 }
 
+/** The outermost folder of `dir` that does not exist yet (what mkdir -p would create first). */
+function outermostMissing(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let current = dir; !existsSync(current); current = path.dirname(current)) missing = current;
+  return missing;
+}
+
 /** Tests every connection the answers describe; URLs in the results are redacted. */
 export async function checkConnections(answers: InitAnswers, baseDir: string): Promise<ConnectionCheck[]> {
-  const { createKnex, driverMessage, withKnex } = await import('../servers/knex.js');
+  const { createKnex, withKnex } = await import('../servers/knex.js');
   const checks: ConnectionCheck[] = [];
-  for (const [name, url] of [
-    ['central', answers.central],
-    ['server', answers.server],
-  ] as const) {
-    const location = parseDatabaseUrl(url, baseDir, `--${name}`);
+  // Every URL is read before anything connects: a bad one is exit 2 with nothing written.
+  const locations = [
+    ['central', answers.central, parseDatabaseUrl(answers.central, baseDir, '--central')],
+    ['server', answers.server, parseDatabaseUrl(answers.server, baseDir, '--server')],
+  ] as const;
+  if (answers.redis) validateRedisUrl(answers.redis, '--redis');
+  if (locations[0][2].driver === 'mysql' && !locations[0][2].connection.database) {
+    throw new InputError('--central names no database for the registry', {
+      hint: 'add one to the URL, e.g. mysql://root@127.0.0.1:3306/afty',
+    });
+  }
+  for (const [name, url, location] of locations) {
     if (location.driver === 'sqlite') {
-      // For the server, the URL names a folder of tenant files; probe a file inside it.
+      // For the server, the URL names a folder of tenant files; probe a file inside it. What the
+      // probe creates is removed: the registry file is made once the config is written.
       const filename =
         name === 'server' ? path.join(location.filename, '.afty-probe.sqlite') : location.filename;
+      const createdFolder = outermostMissing(path.dirname(filename));
       const existed = existsSync(filename);
       const db = await createKnex({ driver: 'sqlite', filename });
       try {
@@ -48,10 +64,10 @@ export async function checkConnections(answers: InitAnswers, baseDir: string): P
         checks.push({ name, url, ok: false, detail: driverMessage(error) });
       } finally {
         await db.destroy();
-        if (name === 'server' && !existed) {
-          const { rmSync } = await import('node:fs');
+        if (!existed) {
           for (const suffix of ['', '-wal', '-shm']) rmSync(`${filename}${suffix}`, { force: true });
         }
+        if (createdFolder) rmSync(createdFolder, { recursive: true, force: true });
       }
       continue;
     }

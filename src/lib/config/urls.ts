@@ -10,7 +10,13 @@ export interface MysqlConnection {
 }
 
 export type DatabaseLocation =
-  { driver: 'mysql'; connection: MysqlConnection } | { driver: 'sqlite'; filename: string };
+  | {
+      driver: 'mysql';
+      connection: MysqlConnection;
+      /** Where the user and password came from (a config key or variable), for login errors. */
+      source?: string;
+    }
+  | { driver: 'sqlite'; filename: string };
 
 /** Accepted spellings of the knex/mysql2/sqlite client names in config objects. */
 const MYSQL_CLIENTS = new Set(['mysql', 'mysql2', 'mariadb']);
@@ -30,8 +36,10 @@ export function parseDatabaseSpec(spec: ConnectionSpec, baseDir: string, key: st
     if (!connection || typeof connection !== 'object') {
       throw new ConfigError(`${key}.connection must be a URL or an object with host, port, user`);
     }
+    if (connection.database !== undefined) validateDatabaseName(String(connection.database), key);
     return {
       driver: 'mysql',
+      source: key,
       connection: {
         host: connection.host ?? '127.0.0.1',
         port: Number(connection.port ?? 3306),
@@ -61,31 +69,78 @@ export function parseDatabaseUrl(url: string, baseDir: string, key: string): Dat
       throw new ConfigError(`${key}: sqlite URL needs a path, e.g. sqlite:.afty/central.sqlite`);
     return { driver: 'sqlite', filename: path.resolve(baseDir, rest) };
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(
-      `${key} is not a valid URL (expected mysql://user:password@host:3306/database or sqlite:path)`,
-    );
-  }
+  const parsed = parseUrl(url, key, 'mysql://user:password@host:3306/database or sqlite:path');
   const protocol = parsed.protocol.replace(/:$/, '');
   if (!MYSQL_CLIENTS.has(protocol)) {
     throw new ConfigError(
       `${key} uses unsupported scheme "${protocol}:" (expected mysql:, mariadb: or sqlite:)`,
     );
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const database = decodePart(parsed.pathname.replace(/^\//, ''), key, 'database name');
+  if (database) validateDatabaseName(database, key);
   return {
     driver: 'mysql',
+    source: key,
     connection: {
-      host: parsed.hostname || '127.0.0.1',
+      host: parsed.hostname,
       port: parsed.port ? Number(parsed.port) : 3306,
-      user: parsed.username ? decodeURIComponent(parsed.username) : 'root',
-      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+      user: parsed.username ? decodePart(parsed.username, key, 'user name') : 'root',
+      password: parsed.password ? decodePart(parsed.password, key, 'password') : undefined,
       database: database || undefined,
     },
   };
+}
+
+/** `new URL` with a one-line error naming the key; a host is required. */
+function parseUrl(url: string, key: string, expected: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${key} is not a valid URL (expected ${expected})`);
+  }
+  if (!parsed.hostname) throw new ConfigError(`${key} names no host (expected ${expected})`);
+  return parsed;
+}
+
+/** Percent-decodes one part of a URL; a broken escape (`%E0%A4%A`) names the key and the part. */
+function decodePart(text: string, key: string, part: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigError(`${key}: the ${part} in the URL has an invalid %-escape`, {
+      hint: 'percent-encode special characters, e.g. @ as %40 and % as %25',
+    });
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const DATABASE_NAME = /^[^\u0000-\u001f/\\.]{1,64}$/;
+
+/** MySQL database names: 1-64 characters, no `/`, `\`, `.` or control characters, no trailing space. */
+function validateDatabaseName(database: string, key: string): void {
+  if (!DATABASE_NAME.test(database) || database.endsWith(' ')) {
+    throw new ConfigError(
+      `${key}: database name ${JSON.stringify(database.length > 40 ? `${database.slice(0, 37)}...` : database)} is not valid: use 1-64 characters without / \\ . or control characters`,
+    );
+  }
+}
+
+/**
+ * Checks a Redis URL up front (ioredis would fail later with "URI malformed" or silently use
+ * database NaN): redis:// or rediss://, a host, decodable credentials, database 0-15 or none.
+ */
+export function validateRedisUrl(url: string, key: string): string {
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`${key} must start with redis:// or rediss://`);
+  const parsed = parseUrl(url, key, 'redis://[:password@]host:6379[/0]');
+  if (parsed.username) decodePart(parsed.username, key, 'user name');
+  if (parsed.password) decodePart(parsed.password, key, 'password');
+  if (!/^\/?(\d{1,2})?$/.test(parsed.pathname) || Number(parsed.pathname.slice(1) || 0) > 15) {
+    throw new ConfigError(
+      `${key}: the Redis database must be a number from 0 to 15 (got ${parsed.pathname})`,
+    );
+  }
+  return url;
 }
 
 /** A URL for display: the password is replaced, never shown. */

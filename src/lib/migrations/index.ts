@@ -1,9 +1,9 @@
 import os from 'node:os';
 import type { AftyContext } from '../context.js';
-import { MigrationLockedError } from './bookkeeping.js';
 import { InputError } from '../errors.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
-import { tenantLocation, type Step } from '../tenants/index.js';
+import { createTenant, tenantLocation, type Step } from '../tenants/index.js';
+import { MigrationLockedError } from './bookkeeping.js';
 import {
   appliedBefore,
   migrateTenant,
@@ -181,13 +181,25 @@ export function seedersFor(ctx: AftyContext, classes: string[] | undefined): Scr
   return [fallback];
 }
 
-/** Splits a --class value: "A,B" and repeated flags both work, order kept. */
+/**
+ * Splits a --class value: "A,B" and repeated flags both work, order kept. undefined when --class
+ * was not given; given but naming nothing (`--class ,`) is exit 2, never the default seeder.
+ */
 export function splitClasses(values: string[] | undefined): string[] | undefined {
-  const names = (values ?? [])
+  if (values === undefined || values.length === 0) return undefined;
+  const names = values
     .flatMap((value) => value.split(','))
     .map((name) => name.trim())
     .filter(Boolean);
-  return names.length ? names : undefined;
+  if (names.length === 0) {
+    throw new InputError(
+      `--class names no seeder (got ${values.map((value) => JSON.stringify(value)).join(', ')})`,
+      {
+        hint: 'pass seeder names, e.g. --class UsersSeeder,ProjectsSeeder, or leave --class out for the default seeder',
+      },
+    );
+  }
+  return names;
 }
 
 export interface ProvisionOptions {
@@ -227,4 +239,31 @@ export function provisioningSteps(
     }
     return steps;
   };
+}
+
+/**
+ * Finishes a half-created tenant the way its `tenant create` was asked to (diagnose --fix): the
+ * same create again, with the recorded migrate, seed and status. If a step fails, the create
+ * undoes the tenant.
+ */
+export async function finishProvisioning(ctx: AftyContext, tenant: TenantRecord): Promise<TenantRecord> {
+  const plan = tenant.provisioning ?? { status: 'active', migrate: false, seed: false, classes: null };
+  const domains = (await (await ctx.registry()).listDomains([tenant.id])).map((domain) => domain.domain);
+  const extraSteps = plan.migrate
+    ? provisioningSteps(ctx, { seeders: plan.seed ? seedersFor(ctx, plan.classes ?? undefined) : [] })
+    : undefined;
+  return createTenant(
+    ctx,
+    {
+      id: tenant.id,
+      name: tenant.name,
+      domains,
+      server: tenant.server,
+      status: plan.status,
+      migrate: plan.migrate,
+      seed: plan.seed,
+      classes: plan.classes ?? undefined,
+    },
+    { extraSteps },
+  );
 }

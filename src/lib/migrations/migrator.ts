@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { DatabaseLocation } from '../config/urls.js';
-import { AftyError, OperationError, ServiceError, isConnectionError } from '../errors.js';
-import { driverMessage, withKnex } from '../servers/knex.js';
+import { OperationError, classifyDriverError, driverMessage } from '../errors.js';
+import { withKnex } from '../servers/knex.js';
 import { InterruptedError, checkpoint } from '../work-scope.js';
 import type { ScriptFile } from './scripts.js';
 import type { MigrationModule, TenantMigrationSource } from './source.js';
@@ -48,15 +48,12 @@ export async function withTenantDb<T>(
   try {
     return await withKnex(target.location, work, { poolMax: 1, ...options });
   } catch (error) {
-    if (error instanceof AftyError) throw error;
-    if (isConnectionError(error)) {
-      throw new ServiceError(`cannot connect to the tenant database: ${driverMessage(error)}`, {
-        tenant: target.tenant,
-        hint: 'check that its server is running and reachable',
-        cause: error,
-      });
-    }
-    throw new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
+    const classified = classifyDriverError(error, {
+      target: 'the tenant database',
+      tenant: target.tenant,
+      credentials: target.location.driver === 'mysql' ? target.location.source : undefined,
+    });
+    throw classified ?? new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
   }
 }
 

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
+import path from 'node:path';
 import { checkpoint } from '../work-scope.js';
-import { InputError, OperationError } from '../errors.js';
-import { driverMessage } from '../servers/knex.js';
+import { InputError, OperationError, driverMessage } from '../errors.js';
+import { describeValue } from '../validation/index.js';
 import { withTenantDb, type MigrationTarget, type StepTiming } from './migrator.js';
 import { listScripts, loadFunctions, type ScriptFile } from './scripts.js';
 
@@ -36,10 +37,15 @@ export function pickSeeders(seeders: ScriptFile[], classes: string[], directory:
   const picked: ScriptFile[] = [];
   for (const requested of classes) {
     const name = requested.trim().replace(/\.(js|mjs|cjs|ts)$/, '');
-    const seeder = byName.get(name);
+    const extension = requested.trim().slice(name.length);
+    const found = byName.get(name);
+    // A name given with an extension means that file: `X.ts` must not run `X.js`.
+    const seeder = found && (!extension || path.extname(found.file) === extension) ? found : undefined;
     if (!seeder) {
-      throw new InputError(`unknown seeder ${JSON.stringify(requested)}`, {
-        hint: `available: ${seeders.map((entry) => entry.name).join(', ')}`,
+      throw new InputError(`unknown seeder ${describeValue(requested)}`, {
+        hint: found
+          ? `${name} is ${path.basename(found.file)}: pass --class ${name}`
+          : `available: ${seeders.map((entry) => entry.name).join(', ')}`,
       });
     }
     if (!picked.includes(seeder)) picked.push(seeder);

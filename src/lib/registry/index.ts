@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type { DatabaseLocation } from '../config/urls.js';
 import { describeLocation, withoutDatabase } from '../config/urls.js';
-import { ServiceError, isConnectionError } from '../errors.js';
-import { createKnex, driverMessage, withKnex } from '../servers/knex.js';
-import type { TenantStatus } from '../validation/index.js';
+import { ServiceError, classifyDriverError, driverMessage } from '../errors.js';
+import { createKnex, withKnex } from '../servers/knex.js';
+import { PROVISIONING, type RegistryStatus } from '../validation/index.js';
 import { RunStore } from './runs.js';
 import { ensureRegistrySchema } from './schema.js';
 import { fromDbTime, toDbTime } from './time.js';
@@ -11,6 +11,7 @@ import type {
   AuditEntry,
   DomainRecord,
   LockHolder,
+  ProvisioningPlan,
   TenantListFilter,
   TenantRecord,
   TenantSettings,
@@ -41,6 +42,7 @@ interface TenantRow {
   created_at: string;
   updated_at: string;
   last_migrated_at: string | null;
+  provisioning: string | null;
 }
 
 const SORT_COLUMNS: Record<TenantSortKey, string> = {
@@ -57,7 +59,7 @@ function toTenant(row: TenantRow): TenantRecord {
   return {
     id: row.id,
     name: row.name,
-    status: row.status as TenantStatus,
+    status: row.status as RegistryStatus,
     statusReason: row.status_reason,
     server: row.server,
     database: row.database,
@@ -67,29 +69,32 @@ function toTenant(row: TenantRow): TenantRecord {
     createdAt: fromDbTime(row.created_at)!,
     updatedAt: fromDbTime(row.updated_at)!,
     lastMigratedAt: fromDbTime(row.last_migrated_at),
+    provisioning: row.provisioning ? (JSON.parse(row.provisioning) as ProvisioningPlan) : null,
   };
 }
 
 export interface NewTenant {
   id: string;
   name: string;
-  status: TenantStatus;
+  status: RegistryStatus;
   server: string;
   database: string;
   dbUser: string | null;
   dbPassword: string | null;
   settings: TenantSettings;
   domains: string[];
+  provisioning?: ProvisioningPlan;
 }
 
 export interface TenantPatch {
   name?: string;
-  status?: TenantStatus;
+  status?: RegistryStatus;
   statusReason?: string | null;
   settings?: TenantSettings;
   dbUser?: string | null;
   dbPassword?: string | null;
   lastMigratedAt?: Date;
+  provisioning?: ProvisioningPlan | null;
 }
 
 interface DomainRow {
@@ -108,8 +113,12 @@ function toDomain(row: DomainRow): DomainRecord {
   };
 }
 
+/**
+ * A LIKE pattern matching `text` literally anywhere. `!` is the escape character: a backslash
+ * means different things to MySQL (a string escape too) and SQLite, and broke every MySQL search.
+ */
 function likePattern(text: string): string {
-  return `%${text.replace(/[\\_%]/g, (char) => `\\${char}`)}%`;
+  return `%${text.replace(/[!_%]/g, (char) => `!${char}`)}%`;
 }
 
 /** The central registry: tenants, domains and the audit log. */
@@ -126,14 +135,19 @@ export class Registry {
       await ensureRegistrySchema(db);
     } catch (error) {
       await db.destroy();
-      if (isConnectionError(error) || location.driver === 'sqlite') {
+      const classified = classifyDriverError(error, {
+        target: `the central registry at ${describeLocation(location)}`,
+        credentials: location.driver === 'mysql' ? location.source : undefined,
+      });
+      if (classified) throw classified;
+      const missing = (error as { code?: string }).code === 'ER_BAD_DB_ERROR';
+      if (missing || location.driver === 'sqlite') {
         throw new ServiceError(
           `cannot open the central registry at ${describeLocation(location)}: ${driverMessage(error)}`,
           {
-            hint:
-              (error as { code?: string }).code === 'ER_BAD_DB_ERROR'
-                ? 'run afty init to create it'
-                : 'check "central" in the config or AFTY_CENTRAL_URL, and that the server is running',
+            hint: missing
+              ? 'run afty init to create it'
+              : 'check "central" in the config or AFTY_CENTRAL_URL',
             cause: error,
           },
         );
@@ -189,6 +203,7 @@ export class Registry {
     const query = this.db(TENANTS);
     if (filter.ids) query.whereIn('id', filter.ids);
     if (filter.status?.length) query.whereIn('status', filter.status);
+    else query.whereNot('status', PROVISIONING);
     if (filter.server?.length) query.whereIn('server', filter.server);
     if (filter.exclude?.length) query.whereNotIn('id', filter.exclude);
     // settings is JSON text; SQLite and MySQL/MariaDB both read it with json_extract.
@@ -201,14 +216,14 @@ export class Registry {
       const pattern = likePattern(filter.search.toLowerCase());
       query.where((where) => {
         where
-          .whereRaw("lower(??) like ? escape '\\'", ['id', pattern])
-          .orWhereRaw("lower(??) like ? escape '\\'", ['name', pattern])
+          .whereRaw("lower(??) like ? escape '!'", ['id', pattern])
+          .orWhereRaw("lower(??) like ? escape '!'", ['name', pattern])
           .orWhereExists((exists) => {
             exists
               .select(this.db.raw('1'))
               .from(DOMAINS)
               .whereRaw('?? = ??', [`${DOMAINS}.tenant_id`, `${TENANTS}.id`])
-              .andWhereRaw("?? like ? escape '\\'", [`${DOMAINS}.domain`, pattern]);
+              .andWhereRaw("?? like ? escape '!'", [`${DOMAINS}.domain`, pattern]);
           });
       });
     }
@@ -274,6 +289,7 @@ export class Registry {
         db_user: tenant.dbUser,
         db_password: tenant.dbPassword,
         settings: JSON.stringify(tenant.settings),
+        provisioning: tenant.provisioning ? JSON.stringify(tenant.provisioning) : null,
         created_at: now,
         updated_at: now,
       });
@@ -299,6 +315,9 @@ export class Registry {
     if (patch.dbUser !== undefined) row.db_user = patch.dbUser;
     if (patch.dbPassword !== undefined) row.db_password = patch.dbPassword;
     if (patch.lastMigratedAt !== undefined) row.last_migrated_at = toDbTime(patch.lastMigratedAt);
+    if (patch.provisioning !== undefined) {
+      row.provisioning = patch.provisioning ? JSON.stringify(patch.provisioning) : null;
+    }
     await this.db(TENANTS).where({ id }).update(row);
   }
 

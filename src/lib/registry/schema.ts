@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ServiceError } from '../errors.js';
 
 /**
  * The registry's own migrations, kept in code so the schema ships with the tool.
@@ -56,9 +57,23 @@ const registryMigrations: Array<{
     },
   },
   {
+    // tenant create writes the row first (status provisioning) with what it was asked to do.
+    name: '0002_tenant_provisioning',
+    async up(db) {
+      await db.schema.alterTable('afty_tenants', (table) => {
+        table.text('provisioning').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('afty_tenants', (table) => {
+        table.dropColumn('provisioning');
+      });
+    },
+  },
+  {
     // Who holds a tenant's migration lock, so a lock left by a killed run can be told apart from
     // one a live run holds (knex's own lock table records only 0 or 1).
-    name: '0002_migration_lock_holders',
+    name: '0003_migration_lock_holders',
     async up(db) {
       await db.schema.createTable('afty_lock_holders', (table) => {
         table.string('tenant_id', 191).primary();
@@ -74,7 +89,7 @@ const registryMigrations: Array<{
   {
     // Every fleet run that changes tenants: what ran, where, and how each tenant ended, so a run
     // can be listed, resumed, merged across shards and rolled back exactly.
-    name: '0003_runs',
+    name: '0004_runs',
     async up(db) {
       await db.schema.createTable('afty_runs', (table) => {
         table.string('id', 64).primary();
@@ -136,8 +151,76 @@ export async function registrySchemaVersion(db: Knex): Promise<string | undefine
   return rows.at(-1)?.name;
 }
 
-/** Creates or upgrades the registry schema; a no-op read when it is current. */
+/** How long a process waits for another one creating or upgrading the schema. */
+const SCHEMA_WAIT_MS = 60_000;
+
+/**
+ * Creates or upgrades the registry schema; a no-op read when it is current. Several processes
+ * may meet an empty registry at once (parallel `tenant create` in a script): one creates the
+ * schema, the others wait for it instead of failing on knex's migration lock.
+ */
 export async function ensureRegistrySchema(db: Knex): Promise<void> {
   if ((await registrySchemaVersion(db)) === REGISTRY_SCHEMA_VERSION) return;
-  await db.migrate.latest({ migrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
+  const migrate = async () => {
+    // Read again: the process that held the lock may have done the work meanwhile.
+    if ((await registrySchemaVersion(db)) === REGISTRY_SCHEMA_VERSION) return;
+    await db.migrate.latest({ migrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
+  };
+  if (db.client.config.client === 'mysql2') await withServerLock(db, migrate);
+  else await retryWhileBusy(migrate);
+}
+
+/**
+ * MySQL: a named server lock (GET_LOCK) on a connection of its own, held while migrating. The
+ * server releases it when its holder dies, so a killed process never blocks the next one; whoever
+ * holds it is the only one migrating, so a knex lock still set was left by a killed run.
+ */
+async function withServerLock(db: Knex, migrate: () => Promise<void>): Promise<void> {
+  const name = `afty_registry:${String(db.client.config.connection?.database ?? '')}`.slice(0, 64);
+  const connection = (await db.client.acquireConnection()) as unknown;
+  try {
+    const [rows] = (await db
+      .raw('SELECT GET_LOCK(?, ?) AS got', [name, SCHEMA_WAIT_MS / 1000])
+      .connection(connection)) as [Array<{ got: number | null }>];
+    if (rows[0]?.got !== 1) {
+      throw new ServiceError(
+        `another afty has been creating the registry schema for ${SCHEMA_WAIT_MS / 1000} s (server lock ${name})`,
+        { hint: 'wait for it to finish, then retry' },
+      );
+    }
+    try {
+      if (await db.schema.hasTable(`${REGISTRY_MIGRATIONS_TABLE}_lock`)) {
+        await db.migrate.forceFreeMigrationsLock({ migrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
+      }
+      await migrate();
+    } finally {
+      await db.raw('SELECT RELEASE_LOCK(?)', [name]).connection(connection);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}
+
+/**
+ * SQLite has no named locks: a process that meets knex's lock, or a table another process just
+ * created, waits and tries again until the other one is done.
+ */
+async function retryWhileBusy(migrate: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + SCHEMA_WAIT_MS;
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      await migrate();
+      return;
+    } catch (error) {
+      const busy = /already locked|already exists|SQLITE_BUSY|database is locked/i.test(String(error));
+      if (!busy || Date.now() > deadline) {
+        if (!busy) throw error;
+        throw new ServiceError(`the registry schema stayed locked for ${SCHEMA_WAIT_MS / 1000} s`, {
+          hint: 'another afty may still be creating it; if none runs, a killed one left the lock: UPDATE afty_registry_migrations_lock SET is_locked = 0',
+          cause: error,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import type { TenantStatus } from '../validation/index.js';
+import type { RegistryStatus, TenantStatus } from '../validation/index.js';
 
 export interface MaintenanceSettings {
   message: string | null;
@@ -13,10 +13,20 @@ export interface TenantSettings {
   [key: string]: unknown;
 }
 
+/** What a `tenant create` still in progress was asked to do, so a retry or diagnose can finish it. */
+export interface ProvisioningPlan {
+  /** The status the tenant gets once everything is done. */
+  status: TenantStatus;
+  migrate: boolean;
+  seed: boolean;
+  /** --class as given (split at commas); null for the default seeder. */
+  classes: string[] | null;
+}
+
 export interface TenantRecord {
   id: string;
   name: string;
-  status: TenantStatus;
+  status: RegistryStatus;
   statusReason: string | null;
   server: string;
   database: string;
@@ -27,6 +37,8 @@ export interface TenantRecord {
   createdAt: string;
   updatedAt: string;
   lastMigratedAt: string | null;
+  /** Set while the tenant is `provisioning`. */
+  provisioning: ProvisioningPlan | null;
 }
 
 export interface DomainRecord {
@@ -37,7 +49,8 @@ export interface DomainRecord {
 }
 
 export interface TenantListFilter {
-  status?: TenantStatus[];
+  /** Without it, every status but `provisioning` (half-created tenants are never served). */
+  status?: RegistryStatus[];
   server?: string[];
   search?: string;
   /** true: only tenants in maintenance; false: only tenants out of it. */

@@ -11,7 +11,12 @@ export { SqliteServer } from './sqlite.js';
 function openServer(server: ServerConfig, config: AftyConfig): DatabaseServer {
   const { location } = server;
   if (location.driver === 'sqlite') return new SqliteServer(server.name, location.filename);
-  return new MysqlServer(server.name, location.connection, config.tenancy.userHost);
+  return new MysqlServer(
+    server.name,
+    location.connection,
+    config.tenancy.userHost,
+    location.source ?? `servers.${server.name}`,
+  );
 }
 
 /** The configured servers, opened lazily and closed together. */

@@ -189,18 +189,3 @@ export async function withKnex<T>(
     await db.destroy();
   }
 }
-
-/**
- * The driver's own message without the SQL text: knex prefixes errors with the statement and its
- * bound values, which can include passwords.
- */
-export function driverMessage(error: unknown): string {
-  if (error && typeof error === 'object') {
-    const { sqlMessage, code, message } = error as { sqlMessage?: string; code?: string; message?: string };
-    if (sqlMessage) return sqlMessage;
-    if (message && message.includes(' - ')) return message.slice(message.lastIndexOf(' - ') + 3);
-    if (message) return message;
-    if (code) return code;
-  }
-  return String(error);
-}

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { MysqlConnection } from '../config/urls.js';
 import { describeLocation } from '../config/urls.js';
-import { OperationError, ServiceError, isConnectionError } from '../errors.js';
-import { createKnex, driverMessage } from './knex.js';
+import { OperationError, classifyDriverError, driverMessage } from '../errors.js';
+import { createKnex } from './knex.js';
 import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from './types.js';
 
 /** In GRANT ... ON `db`.*, `_` and `%` are wildcards: escape them so a grant covers one database only. */
@@ -24,6 +24,8 @@ export class MysqlServer implements DatabaseServer {
     readonly name: string,
     private readonly connection: MysqlConnection,
     private readonly userHost: string,
+    /** Where the admin user and password came from (config key or variable), for login errors. */
+    private readonly source: string,
   ) {
     this.description = describeLocation({
       driver: 'mysql',
@@ -45,15 +47,11 @@ export class MysqlServer implements DatabaseServer {
     try {
       return await run(db);
     } catch (error) {
-      if (isConnectionError(error)) {
-        throw new ServiceError(
-          `cannot reach database server "${this.name}" (${this.description}): ${driverMessage(error)}`,
-          {
-            hint: 'check that the server is running and servers.' + this.name + ' in the config',
-            cause: error,
-          },
-        );
-      }
+      const classified = classifyDriverError(error, {
+        target: `database server "${this.name}" (${this.description})`,
+        credentials: this.source,
+      });
+      if (classified) throw classified;
       throw new OperationError(`${what} failed on server "${this.name}": ${driverMessage(error)}`, {
         cause: error,
       });
@@ -110,9 +108,11 @@ export class MysqlServer implements DatabaseServer {
     });
   }
 
+  /** Creates the user, or sets its password if it exists (a retried tenant create), and grants its database. */
   async createUser(user: string, password: string, database: string): Promise<void> {
     await this.query(`creating user ${user}`, async (db) => {
-      await db.raw('CREATE USER ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
+      await db.raw('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
+      await db.raw('ALTER USER ?@? IDENTIFIED BY ?', [user, this.userHost, password]);
       await db.raw('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [
         grantDatabasePattern(database),
         user,
@@ -140,6 +140,7 @@ export class MysqlServer implements DatabaseServer {
   tenantLocation(database: string, credentials?: DatabaseCredentials) {
     return {
       driver: 'mysql' as const,
+      source: credentials ? "the registry (the tenant's own user, stored encrypted)" : this.source,
       connection: {
         host: this.connection.host,
         port: this.connection.port,

@@ -24,6 +24,7 @@ export interface DatabaseServer {
   databaseExists(database: string): Promise<boolean>;
   listDatabases(prefix: string): Promise<string[]>;
   databaseStats(database: string): Promise<DatabaseStats>;
+  /** Idempotent: an existing user gets this password and the grant. */
   createUser(user: string, password: string, database: string): Promise<void>;
   dropUser(user: string): Promise<void>;
   userExists(user: string): Promise<boolean>;

@@ -4,7 +4,9 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { Registry, TenantRecord, TenantSettings } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 import {
+  PROVISIONING,
   looksLikeTenantId,
+  shellWord,
   validateDomain,
   validateTenantId,
   validateTenantName,
@@ -68,17 +70,24 @@ export interface CreateTenantInput {
   domains?: string[];
   server?: string;
   status?: TenantStatus;
+  /** What the create does after the database exists, recorded so a retry or diagnose can finish it. */
+  migrate?: boolean;
+  seed?: boolean;
+  classes?: string[];
 }
 
 export interface CreateTenantOptions extends StepHooks {
-  /** Steps that run after the tenant exists (migrate, seed); a failure undoes everything. */
+  /** Steps that run after the tenant's database and user exist (migrate, seed). */
   extraSteps?(tenant: TenantRecord): Step[];
 }
 
-/** Validates everything about a new tenant before anything is touched. */
-export function validateNewTenant(input: CreateTenantInput): Required<Omit<CreateTenantInput, 'server'>> & {
+type ValidatedTenant = Required<Omit<CreateTenantInput, 'server' | 'classes'>> & {
   server?: string;
-} {
+  classes: string[] | null;
+};
+
+/** Validates everything about a new tenant before anything is touched. */
+export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
   const id = validateTenantId(input.id);
   const domains = (input.domains ?? []).map(validateDomain);
   const duplicate = domains.find((domain, index) => domains.indexOf(domain) !== index);
@@ -89,12 +98,69 @@ export function validateNewTenant(input: CreateTenantInput): Required<Omit<Creat
     domains,
     server: input.server,
     status: input.status ?? 'active',
+    migrate: Boolean(input.migrate),
+    seed: Boolean(input.seed),
+    classes: input.classes?.length ? input.classes : null,
   };
 }
 
+/** The `afty tenant create …` that finishes a half-created tenant: what it was first asked to do. */
+export function finishCommand(tenant: TenantRecord, domains: string[]): string {
+  const plan = tenant.provisioning;
+  const words = ['afty', 'tenant', 'create', tenant.id];
+  if (tenant.name !== tenant.id) words.push('--name', shellWord(tenant.name));
+  for (const domain of domains) words.push('--domain', domain);
+  words.push('--server', tenant.server);
+  if (plan && plan.status !== 'active') words.push('--status', plan.status);
+  if (plan?.migrate) words.push('--migrate');
+  if (plan?.seed) words.push('--seed');
+  if (plan?.classes) words.push('--class', shellWord(plan.classes.join(',')));
+  return words.join(' ');
+}
+
+/** The one-line remedy for a half-created tenant: finish it or undo it. */
+export function provisioningRemedy(tenant: TenantRecord, domains: string[]): string {
+  return `finish it with ${finishCommand(tenant, domains)} (or afty diagnose --fix), or undo it with afty tenant delete ${tenant.id} --force`;
+}
+
+/** Refuses work on a half-created tenant (exit 2), naming how to finish or undo it. */
+export async function assertProvisioned(registry: Registry, tenant: TenantRecord): Promise<void> {
+  if (tenant.status !== PROVISIONING) return;
+  const domains = (await registry.listDomains([tenant.id])).map((domain) => domain.domain);
+  throw new InputError(
+    `tenant ${tenant.id} is half-created (status provisioning): a tenant create did not finish`,
+    {
+      hint: provisioningRemedy(tenant, domains),
+    },
+  );
+}
+
+/** A retry must ask for what the first attempt asked for; otherwise it would finish another tenant. */
+function assertSameRequest(existing: TenantRecord, domains: string[], wanted: ValidatedTenant): void {
+  const plan = existing.provisioning;
+  const same =
+    existing.name === wanted.name &&
+    JSON.stringify(domains) === JSON.stringify(wanted.domains) &&
+    (wanted.server === undefined || wanted.server === existing.server) &&
+    plan?.status === wanted.status &&
+    plan.migrate === wanted.migrate &&
+    plan.seed === wanted.seed &&
+    JSON.stringify(plan.classes) === JSON.stringify(wanted.classes);
+  if (!same) {
+    throw new InputError(
+      `tenant ${existing.id} is half-created by an earlier tenant create with other options`,
+      { hint: provisioningRemedy(existing, domains) },
+    );
+  }
+}
+
 /**
- * Creates database, user (with tenancy.tenantUsers on MySQL), registry rows and domains.
- * If any step fails, every earlier step is undone: no database, user or row is left behind.
+ * Creates a tenant: registry row (status provisioning, with what was asked), database, user (with
+ * tenancy.tenantUsers on MySQL), the extra steps (migrate, seed), then the final status. A step
+ * that fails undoes the ones before it, the row last, so nothing is left behind. A process killed
+ * half-way leaves the provisioning row, which the same call (a retry) or `diagnose --fix`
+ * completes: each step is repeatable, and the database, which holds nothing of value yet, is
+ * rebuilt from empty so migrations and seeders run exactly once on it.
  */
 export async function createTenant(
   ctx: AftyContext,
@@ -103,17 +169,26 @@ export async function createTenant(
 ): Promise<TenantRecord> {
   const tenant = validateNewTenant(input);
   const registry = await ctx.registry();
-  const serverName = tenant.server ?? (await chooseServer(ctx, registry));
-  const server = ctx.servers.get(serverName);
-  const withUser = usesTenantUsers(ctx, server);
-  if (withUser) assertSecret(ctx.config.secret);
-
-  const database = tenantDatabaseName(ctx.config.tenancy.databasePrefix, tenant.id);
-  if (await registry.findTenant(tenant.id)) {
+  const existing = await registry.findTenant(tenant.id);
+  if (existing && existing.status !== PROVISIONING) {
     throw new InputError(`tenant ${tenant.id} already exists`, {
       hint: 'choose another id or see afty tenant show',
     });
   }
+  if (existing) {
+    assertSameRequest(
+      existing,
+      (await registry.listDomains([existing.id])).map((domain) => domain.domain),
+      tenant,
+    );
+    return provision(ctx, existing, options, false);
+  }
+
+  const serverName = tenant.server ?? (await chooseServer(ctx, registry));
+  const server = ctx.servers.get(serverName);
+  const withUser = usesTenantUsers(ctx, server);
+  if (withUser) assertSecret(ctx.config.secret);
+  const database = tenantDatabaseName(ctx.config.tenancy.databasePrefix, tenant.id);
   for (const domain of tenant.domains) {
     const owner = await registry.findDomain(domain);
     if (owner) throw new InputError(`domain ${domain} already belongs to tenant ${owner.tenantId}`);
@@ -122,73 +197,94 @@ export async function createTenant(
     throw new InputError(
       `database ${database} already exists on server "${serverName}" but no tenant uses it`,
       {
-        hint: 'drop it or restore it as a tenant with afty backup restore, then retry',
+        hint: 'drop it (afty diagnose shows the command) or restore it as a tenant with afty backup restore, then retry',
       },
     );
   }
   const user = withUser ? tenantUserName(database) : null;
   if (user && (await server.userExists(user))) {
     throw new InputError(`database user ${user} already exists on server "${serverName}"`, {
-      hint: 'drop the stale user, then retry',
+      hint: 'drop the stale user (afty diagnose shows the command), then retry',
     });
   }
   const password = user ? generatePassword() : null;
+  await registry.insertTenant({
+    id: tenant.id,
+    name: tenant.name,
+    status: PROVISIONING,
+    server: serverName,
+    database,
+    dbUser: user,
+    dbPassword: password ? encryptSecret(password, ctx.config.secret) : null,
+    settings: {},
+    domains: tenant.domains,
+    provisioning: {
+      status: tenant.status,
+      migrate: tenant.migrate,
+      seed: tenant.seed,
+      classes: tenant.classes,
+    },
+  });
+  return provision(ctx, (await registry.findTenant(tenant.id))!, options, true);
+}
 
+/** The steps after the registry row; `fresh`: the row was written by this call (else a retry). */
+async function provision(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  options: CreateTenantOptions,
+  fresh: boolean,
+): Promise<TenantRecord> {
+  const registry = await ctx.registry();
+  const server = ctx.servers.get(tenant.server);
+  const plan = tenant.provisioning!;
   const steps: Step[] = [
     {
+      name: 'registry',
+      // Written before the saga so a kill at any later point leaves it; undone last.
+      run: async () => {},
+      undo: () => registry.deleteTenant(tenant.id),
+    },
+    {
       name: 'database',
-      run: () => server.createDatabase(database),
-      undo: () => server.dropDatabase(database),
+      run: async () => {
+        // A retry starts from an empty database: what a killed attempt wrote is only half of it.
+        if (!fresh) await server.dropDatabase(tenant.database);
+        await server.createDatabase(tenant.database);
+      },
+      undo: () => server.dropDatabase(tenant.database),
     },
   ];
-  if (user && password) {
+  if (tenant.dbUser && tenant.dbPassword && server.supportsUsers) {
+    const password = decryptSecret(tenant.dbPassword, ctx.config.secret, tenant.id);
+    const user = tenant.dbUser;
     steps.push({
       name: 'user',
-      run: () => server.createUser(user, password, database),
+      run: () => server.createUser(user, password, tenant.database),
       undo: () => server.dropUser(user),
     });
   }
-  steps.push({
-    name: 'registry',
-    run: () =>
-      registry.insertTenant({
-        id: tenant.id,
-        name: tenant.name,
-        status: tenant.status,
-        server: serverName,
-        database,
-        dbUser: user,
-        dbPassword: password ? encryptSecret(password, ctx.config.secret) : null,
-        settings: {},
-        domains: tenant.domains,
-      }),
-    undo: () => registry.deleteTenant(tenant.id),
+  steps.push(...(options.extraSteps?.(tenant) ?? []), {
+    name: 'activate',
+    run: () => registry.updateTenant(tenant.id, { status: plan.status, provisioning: null }),
   });
-
-  let created: TenantRecord | undefined;
-  const load = async () => {
-    created ??= await registry.findTenant(tenant.id);
-    return created!;
-  };
-  const extra: Step = {
-    name: 'extra',
-    run: async () => {
-      if (!options.extraSteps) return;
-      await runSteps(options.extraSteps(await load()), options);
-    },
-  };
-  await runSteps(options.extraSteps ? [...steps, extra] : steps, options);
+  await runSteps(steps, options);
   return (await registry.findTenant(tenant.id))!;
 }
 
 export interface DeleteTenantResult {
   databaseDropped: boolean;
   userDropped: boolean;
+  /** Restore safety copies (`<database>$s…`) dropped with the database. */
+  safetyCopies: string[];
+  /** Cache values removed from Redis (the database store goes with the database). */
+  cacheKeys: number;
 }
 
 /**
- * Drops database and user, then the registry rows. Each step is idempotent, so a delete that
- * fails half-way can simply be run again.
+ * Clears the tenant's cache, drops its safety copies, database and user, then the registry rows.
+ * The cache goes first so that an unreachable Redis stops the delete before anything is dropped.
+ * Each step is idempotent, so a delete that fails half-way can simply be run again.
  */
 export async function deleteTenant(
   ctx: AftyContext,
@@ -197,9 +293,19 @@ export async function deleteTenant(
 ): Promise<DeleteTenantResult> {
   const registry = await ctx.registry();
   const server = ctx.servers.get(tenant.server);
+  const [{ forgetTenantCache }, { SAFETY_MARK }] = await Promise.all([
+    import('../cache/service.js'),
+    import('../backup/naming.js'),
+  ]);
+  const domains = (await registry.listDomains([tenant.id])).map((domain) => domain.domain);
+  const cacheKeys = await forgetTenantCache(ctx, tenant, domains);
   let databaseDropped = false;
   let userDropped = false;
+  let safetyCopies: string[] = [];
   if (!options.keepDatabase) {
+    // With --keep-database they stay with the database they are copies of.
+    safetyCopies = await server.listDatabases(`${tenant.database}${SAFETY_MARK}`);
+    for (const copy of safetyCopies) await server.dropDatabase(copy);
     await server.dropDatabase(tenant.database);
     databaseDropped = true;
   }
@@ -208,7 +314,7 @@ export async function deleteTenant(
     userDropped = true;
   }
   await registry.deleteTenant(tenant.id);
-  return { databaseDropped, userDropped };
+  return { databaseDropped, userDropped, safetyCopies, cacheKeys };
 }
 
 /** Applies setting changes: `undefined` removes a key; dotted keys nest. */

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { childEnvironment } from '../child-process.js';
 import { startChild } from '../children.js';
 import { connectionUrl } from '../config/urls.js';
 import type { AftyContext } from '../context.js';
@@ -10,13 +11,33 @@ export interface TenantCommandResult {
   exitCode: number;
 }
 
-/** The environment a per-tenant command sees: the tenant's own credentials in DATABASE_URL. */
+/**
+ * The variables a per-tenant command sees besides the minimal environment (childEnvironment):
+ * the tenant's own credentials as DATABASE_URL, as AFTY_TENANT_*, and as Laravel's DB_* so
+ * `php artisan` talks to the tenant's database. Never the server's admin login or AFTY_SECRET.
+ */
 export function tenantEnvironment(ctx: AftyContext, tenant: TenantRecord): Record<string, string> {
+  const location = tenantLocation(ctx, tenant);
+  const url = connectionUrl(location);
+  const database: Record<string, string> =
+    location.driver === 'mysql'
+      ? {
+          DB_CONNECTION: 'mysql',
+          DB_HOST: location.connection.host,
+          DB_PORT: String(location.connection.port),
+          DB_DATABASE: tenant.database,
+          DB_USERNAME: location.connection.user,
+          DB_PASSWORD: location.connection.password ?? '',
+          DB_URL: url,
+        }
+      : // Laravel reads an SQLite database from DB_DATABASE (a file path); its URL form differs.
+        { DB_CONNECTION: 'sqlite', DB_DATABASE: location.filename };
   return {
     AFTY_TENANT_ID: tenant.id,
     AFTY_TENANT_DATABASE: tenant.database,
     AFTY_TENANT_SERVER: tenant.server,
-    DATABASE_URL: connectionUrl(tenantLocation(ctx, tenant)),
+    DATABASE_URL: url,
+    ...database,
   };
 }
 
@@ -32,8 +53,8 @@ export async function runTenantCommand(
   onLine: (stream: 'stdout' | 'stderr', line: string) => void,
 ): Promise<TenantCommandResult> {
   const { child, killedBecause } = await startChild(command, args, {
-    env: tenantEnvironment(ctx, tenant),
-    extendEnv: true,
+    env: childEnvironment(tenantEnvironment(ctx, tenant)),
+    extendEnv: false,
     stdin: 'ignore',
     reject: false,
     buffer: false,

@@ -1,4 +1,5 @@
 import { errorMessage } from '../errors.js';
+import { stepMarker } from '../step-marker.js';
 
 /** A step that does something and knows how to undo it. */
 export interface Step {
@@ -23,6 +24,7 @@ export async function runSteps(steps: Step[], hooks: StepHooks = {}): Promise<vo
       await step.run();
       done.push(step);
       await hooks.afterStep?.(step.name);
+      await stepMarker(step.name);
     }
   } catch (error) {
     const leftovers: string[] = [];

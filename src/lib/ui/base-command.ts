@@ -6,6 +6,7 @@ import {
   AftyError,
   ExitCode,
   InputError,
+  driverFailure,
   errorMessage,
   isConnectionError,
   type ExitCodeValue,
@@ -71,6 +72,7 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof AftyError) return error.exitCode;
   const oclifExit = (error as { oclif?: { exit?: number } })?.oclif?.exit;
   if (typeof oclifExit === 'number') return oclifExit === 0 ? 0 : oclifExit === 2 ? 2 : 1;
+  if (driverFailure(error) === 'login') return ExitCode.invalidInput;
   if (isConnectionError(error)) return ExitCode.serviceUnavailable;
   return ExitCode.failed;
 }
@@ -97,6 +99,33 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** The tenant an audited command acted on, for the audit row. */
   protected auditTenant?: string;
   private contextPromise?: Promise<AftyContext>;
+
+  /**
+   * Every parse, whichever command and however it is called: oclif fills a missing positional
+   * argument from piped stdin (`echo acme | afty tenant delete --force` deleted acme), so each
+   * argument is marked ignoreStdin. A missing argument is then a missing argument.
+   */
+  protected override async parse<
+    F extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    B extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    A extends Interfaces.OutputArgs<Interfaces.ArgInput>,
+  >(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const input = options ?? (this.ctor as unknown as Interfaces.Input<F, B, A>);
+    const args = Object.fromEntries(
+      Object.entries(input.args ?? {}).map(([name, arg]) => [name, { ...arg, ignoreStdin: true }]),
+    ) as typeof input.args;
+    return super.parse(
+      {
+        ...input,
+        flags: input.flags,
+        baseFlags: input.baseFlags,
+        enableJsonFlag: input.enableJsonFlag,
+        strict: input.strict,
+        args,
+      },
+      argv,
+    );
+  }
 
   public async init(): Promise<void> {
     await super.init();
@@ -186,6 +215,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         ? undefined
         : resolveShard(flags.shard, process.env, ctx.config.shards);
     if (!isEmptySelection(selection) || shard) {
+      // A named half-created tenant is refused with its remedy, not silently left out.
+      const { assertProvisioned, resolveTenant } = await import('../tenants/index.js');
+      for (const key of selection.tenants)
+        await assertProvisioned(registry, await resolveTenant(registry, key));
       const tenants = await selectTenants(
         registry,
         isEmptySelection(selection) ? { ...selection, all: true } : selection,

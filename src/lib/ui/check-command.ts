@@ -6,6 +6,18 @@ import { statusLine } from './status-line.js';
 
 /** `afty test` and `afty diagnose`: both end by reporting and deriving the exit code from the results. */
 export abstract class CheckReportCommand<T extends typeof Command> extends FleetCommand<T> {
+  /** A report that could not be written must fail before the checks run, not after. */
+  public async init(): Promise<void> {
+    await super.init();
+    const flags = this.flags as { reporter: string; output?: string };
+    const { assertReportOptions } = await import('../checks/reporters.js');
+    await assertReportOptions({
+      reporter: flags.reporter as ReporterName,
+      output: flags.output,
+      json: this.jsonEnabled(),
+    });
+  }
+
   /** Runs the session with its per-tenant checks on the fleet engine (progress view, Ctrl-C). */
   protected async runSession(session: Omit<CheckSessionOptions, 'runTenants'>): Promise<CheckReport> {
     const { runCheckSession } = await import('../checks/index.js');

@@ -31,11 +31,8 @@ export abstract class TenantChangeCommand<T extends typeof Command> extends Flee
   ): Promise<{ before: string; after: string }>;
 
   protected async changeTenants(named: string | undefined): Promise<TenantView | TenantChangeJson> {
-    const [{ resolveTenant, tenantView }, { fleetJson }, { confirmDestructive }] = await Promise.all([
-      import('../tenants/index.js'),
-      import('../fleet/index.js'),
-      import('./prompts.js'),
-    ]);
+    const [{ assertProvisioned, resolveTenant, tenantView }, { fleetJson }, { confirmDestructive }] =
+      await Promise.all([import('../tenants/index.js'), import('../fleet/index.js'), import('./prompts.js')]);
     this.validate();
     const ctx = await this.context();
     const registry = await ctx.registry();
@@ -43,6 +40,7 @@ export abstract class TenantChangeCommand<T extends typeof Command> extends Flee
     if (named !== undefined && !this.selecting()) {
       const tenant = await resolveTenant(registry, named);
       this.auditTenant = tenant.id;
+      await assertProvisioned(registry, tenant);
       const { before, after } = await this.change(registry, tenant);
       this.log(
         before === after

@@ -2,8 +2,18 @@ import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;
+/** The statuses an operator sets (and selects fleets by). */
 export const TENANT_STATUSES = ['active', 'suspended', 'blocked', 'inactive'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
+/**
+ * A tenant whose `tenant create` has not finished (or was killed): its registry row comes first,
+ * so a retry or `afty diagnose --fix` can complete or undo it. Never served: lists, fleet
+ * selections and the cache's domain lookup leave it out unless asked for by this status.
+ */
+export const PROVISIONING = 'provisioning';
+/** Every status a registry row can have. */
+export const REGISTRY_STATUSES = [...TENANT_STATUSES, PROVISIONING] as const;
+export type RegistryStatus = (typeof REGISTRY_STATUSES)[number];
 
 /** Settings keys: a letter, then letters, digits, `_` or `-`; dots nest (`billing.plan`). */
 const SETTING_KEY_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}(\.[a-zA-Z][a-zA-Z0-9_-]{0,63}){0,3}$/;
@@ -13,8 +23,22 @@ const DOMAIN_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Shows a value safely inside a one-line error: control characters escaped, long values cut. */
 export function describeValue(value: string): string {
-  const escaped = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  return escaped;
+  const quoted = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  // JSON leaves bidi and zero-width characters as they are; in a terminal they would reorder or hide text.
+  return quoted.replace(
+    /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * A value as one word for a POSIX shell, for commands printed as remedies: as is when plain,
+ * double-quoted when that needs no escapes, else single-quoted.
+ */
+export function shellWord(value: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(value)) return value;
+  if (!/["$`\\!]/.test(value)) return `"${value}"`;
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 export function validateTenantId(value: string): string {
@@ -58,7 +82,8 @@ export function validateDomain(value: string): string {
 
 export function validateIp(value: string): string {
   const ip = value.trim();
-  if (ip !== value || isIP(ip) === 0) {
+  // Node accepts IPv6 zone ids (fe80::1%eth0), which name an interface of one machine, not a client.
+  if (ip !== value || ip.includes('%') || isIP(ip) === 0) {
     throw new InputError(`invalid IP address ${describeValue(value)}: give an IPv4 or IPv6 address`);
   }
   return ip;
@@ -97,22 +122,39 @@ export function parseSettingAssignment(raw: string): SettingAssignment {
       `setting ${describeValue(key)} is managed by its own flag: use --${key.split('.')[0]}`,
     );
   }
-  if (text.includes('\u0000')) {
-    throw new InputError(`invalid value for setting ${describeValue(key)}: NUL characters are not allowed`);
-  }
+  const nul = () =>
+    new InputError(`invalid value for setting ${describeValue(key)}: NUL characters are not allowed`);
+  if (text.includes('\u0000')) throw nul();
   if (text.length > 4096) {
     throw new InputError(`invalid value for setting ${describeValue(key)}: longer than 4096 characters`);
   }
   if (text === '') return { key, value: undefined };
+  let value: unknown;
   try {
-    return { key, value: JSON.parse(text) as unknown };
+    value = JSON.parse(text) as unknown;
   } catch {
     return { key, value: text };
   }
+  // JSON escapes ("\u0000") bring back what the raw text check refused.
+  if (containsNul(value)) throw nul();
+  return { key, value };
 }
 
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === 'object') {
+    return Object.entries(value).some(([key, inner]) => key.includes('\u0000') || containsNul(inner));
+  }
+  return false;
+}
+
+/**
+ * Characters that have no place in one-line text: C0/C1 controls, line and paragraph separators,
+ * and the bidirectional controls that make "Acme\u202eInc" display as something else (Trojan Source).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 /** A one-line free text (a reason, a message): printable, 1 to `max` characters. */
 export function validateText(value: string, flag: string, max: number): string {
@@ -125,10 +167,20 @@ export function validateText(value: string, flag: string, max: number): string {
   return text;
 }
 
+/** A search term: any printable text up to 200 characters, matched literally. */
+export function validateSearch(value: string, flag: string): string {
+  if (CONTROL_CHARACTERS.test(value) || value.length > 200) {
+    throw new InputError(`invalid ${flag} ${describeValue(value)}: use up to 200 printable characters`);
+  }
+  return value;
+}
+
 /** A display name: printable, one line, at most 191 characters (the column's size). */
 export function validateTenantName(value: string): string {
   if (CONTROL_CHARACTERS.test(value)) {
-    throw new InputError(`invalid tenant name ${describeValue(value)}: control characters are not allowed`);
+    throw new InputError(
+      `invalid tenant name ${describeValue(value)}: control characters (including text-direction overrides) are not allowed`,
+    );
   }
   const name = value.trim();
   if (name.length === 0 || name.length > 191) {

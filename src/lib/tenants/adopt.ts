@@ -26,7 +26,8 @@ function idFromDatabase(
 ): string | undefined {
   if (!database.startsWith(prefix)) return undefined;
   const rest = database.slice(prefix.length);
-  for (const candidate of [rest, rest.replace(/_/g, '-'), rest.toLowerCase().replace(/_/g, '-')]) {
+  // The slug reading first: afty names tenant acme-corp's database tenant_acme_corp.
+  for (const candidate of [rest.replace(/_/g, '-'), rest, rest.toLowerCase().replace(/_/g, '-')]) {
     try {
       if (nameFor(validateTenantKey(candidate)) === database) return candidate;
     } catch {

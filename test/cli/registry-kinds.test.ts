@@ -107,6 +107,32 @@ describe('registry.kind stancl without ArtFlow columns (CLI, SQLite)', function 
     assert.equal(show.json.primaryDomain, 'acme.test');
   });
 
+  it('tenant create without an id: refused unless the registry generates ids (idGenerator uuid)', async () => {
+    const before = await central('tenants').orderBy('id');
+    const refused = await cli(['tenant', 'create', '--name', 'Nameless']);
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /give the new tenant an id/);
+    assert.deepEqual(await central('tenants').orderBy('id'), before);
+
+    const file = path.join(project.dir, 'afty.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ ...project.config, registry: { kind: 'stancl', stancl: { idGenerator: 'uuid' } } }),
+    );
+    try {
+      const created = await json<Tenant>(['tenant', 'create', '--name', 'Generated']);
+      assert.equal(created.exitCode, 0, created.stderr);
+      assert.match(created.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(created.json.database, `tenant${created.json.id}`);
+      const row = (await central('tenants').where({ id: created.json.id }).first()) as Row;
+      assert.equal(row.data, `{"tenancy_db_name":"tenant${created.json.id}"}`);
+      const deleted = await cli(['tenant', 'delete', created.json.id, '--force', '--no-backup']);
+      assert.equal(deleted.exitCode, 0, deleted.stderr);
+    } finally {
+      writeFileSync(file, JSON.stringify({ ...project.config, registry: { kind: 'stancl' } }));
+    }
+  });
+
   it('tenant delete removes the stancl rows and the afty state', async () => {
     const deleted = await cli(['tenant', 'delete', 'acme', '--force', '--no-backup']);
     assert.equal(deleted.exitCode, 0, deleted.stderr);

@@ -89,7 +89,7 @@ describe('registry.kind stancl: a Laravel stancl/tenancy central database with A
         database: `afty_central_${project.token}`,
         dateStrings: true,
         jsonStrings: true,
-      },
+      } as Knex.StaticConnectionConfig,
       pool: { min: 0, max: 2 },
     });
     admin = await mariadbAdmin();
@@ -316,7 +316,9 @@ describe('registry.kind stancl: a Laravel stancl/tenancy central database with A
     assert.equal(databases.length, 0);
     // The Laravel-made tenants are still there as they were.
     assert.equal(
-      (await tenantRows()).filter((tenant) => [plain, named, withUser].includes(String(tenant.id))).length,
+      (await tenantRows()).filter((tenant) =>
+        ([plain, named, withUser] as string[]).includes(String(tenant.id)),
+      ).length,
       3,
     );
   });

@@ -15,7 +15,10 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
   static audited = true;
 
   static args = {
-    id: Args.string({ description: 'tenant id: 2-40 of a-z, 0-9, -; a letter first', required: true }),
+    id: Args.string({
+      description:
+        'tenant id: 2-40 of a-z, 0-9, -; a letter first [default: generated, when the registry generates ids]',
+    }),
   };
 
   static flags = {
@@ -79,6 +82,7 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
       extraSteps,
     });
     const registry = await ctx.registry();
+    this.auditTenant = tenant.id;
     const view = tenantView(tenant, await registry.listDomains([tenant.id]));
     this.log(
       `Created tenant ${view.id} (database ${view.database} on server ${view.server}${view.dbUser ? `, user ${view.dbUser}` : ''})`,

@@ -293,7 +293,9 @@ const staleUsers: ServerCheck = {
   scope: 'server',
   async run(ctx, server) {
     if (!server.supportsUsers) return { status: 'skip', message: `${server.description}: no users` };
-    const { databasePrefix, userHost } = ctx.afty.config.tenancy;
+    const { userHost } = ctx.afty.config.tenancy;
+    // Tenant users are named after their databases, so they share the registry's database prefix.
+    const { databasePrefix } = await ctx.afty.registry();
     const owned = new Set(
       (await ctx.everyTenant())
         .filter((tenant) => tenant.server === server.name && tenant.dbUser)

@@ -37,6 +37,8 @@ export interface StanclRegistryConfig {
   /** stancl's tenancy.database.prefix / suffix: the database name of a tenant without tenancy_db_name. */
   databasePrefix: string;
   databaseSuffix: string;
+  /** The app's tenancy.id_generator: `uuid` (UUIDGenerator) lets `tenant create` omit the id. */
+  idGenerator?: 'uuid';
 }
 
 export interface MappingRegistryConfig {
@@ -173,6 +175,7 @@ function registryConfig(data: ConfigFile['registry'], label: string): RegistryCo
         // stancl's defaults (config/tenancy.php): tenant + id.
         databasePrefix: data?.stancl?.databasePrefix ?? 'tenant',
         databaseSuffix: data?.stancl?.databaseSuffix ?? '',
+        ...(data?.stancl?.idGenerator ? { idGenerator: data.stancl.idGenerator } : {}),
       },
     };
   }

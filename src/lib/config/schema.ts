@@ -50,6 +50,7 @@ export const configFileSchema = z.looseObject({
       stancl: z
         .looseObject({
           tenantsTable: sqlName.optional(),
+          idGenerator: z.enum(['uuid']).optional(),
           domainsTable: sqlName.optional(),
           databasePrefix: z
             .string()
@@ -153,7 +154,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   runs: ['keepDays', 'record'],
   tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
   registry: ['kind', 'stancl', 'mapping'],
-  'registry.stancl': ['tenantsTable', 'domainsTable', 'databasePrefix', 'databaseSuffix'],
+  'registry.stancl': ['tenantsTable', 'domainsTable', 'databasePrefix', 'databaseSuffix', 'idGenerator'],
   'registry.mapping': ['table', 'id', 'database', 'name', 'status', 'createdAt', 'updatedAt', 'domains'],
   'registry.mapping.domains': ['table', 'domain', 'tenant', 'primary'],
   migrations: ['directory', 'snapshot'],

@@ -92,6 +92,10 @@ export class AftyStore implements RegistryStore {
     readonly databasePrefix: string,
   ) {}
 
+  generateId(): undefined {
+    return undefined;
+  }
+
   databaseNameFor(id: string): string {
     return tenantDatabaseName(this.databasePrefix, id);
   }

@@ -99,6 +99,11 @@ export class Registry {
     return this.store.databasePrefix;
   }
 
+  /** An id for a new tenant when the registry generates them, else undefined. */
+  generateId(): string | undefined {
+    return this.store.generateId();
+  }
+
   /** The database name a new tenant gets when none is given. */
   databaseNameFor(id: string): string {
     return this.store.databaseNameFor(id);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { StanclRegistryConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
@@ -69,6 +70,8 @@ export async function stanclLayout(db: Knex, config: StanclRegistryConfig): Prom
       createdAt: domains.has('created_at') ? 'created_at' : undefined,
       updatedAt: domains.has('updated_at') ? 'updated_at' : undefined,
     },
+    // stancl's UUIDGenerator: a random (version 4) UUID.
+    generateId: config.idGenerator === 'uuid' ? () => randomUUID() : undefined,
     databasePrefix: config.databasePrefix,
     // stancl's DatabaseConfig: prefix . tenant key . suffix.
     defaultDatabase: (id) => `${config.databasePrefix}${id}${config.databaseSuffix}`,

@@ -47,6 +47,8 @@ export interface RegistryStore {
   readonly plainPasswords: boolean;
   /** How the names of the databases it gives new tenants start (diagnose looks for orphans by it). */
   readonly databasePrefix: string;
+  /** An id for a new tenant when the registry generates them (stancl's UUIDGenerator), else undefined. */
+  generateId(): string | undefined;
   /** The database name a new tenant gets when none is given. */
   databaseNameFor(id: string): string;
   findTenant(id: string): Promise<TenantRecord | undefined>;

@@ -46,6 +46,8 @@ export interface TableLayout {
     createdAt?: string;
     updatedAt?: string;
   };
+  /** Ids for new tenants, when the application generates them. */
+  generateId?(): string;
   /** How defaultDatabase names start. */
   databasePrefix: string;
   /** The database name of a tenant none of the above names. */
@@ -118,6 +120,10 @@ export class TableStore implements RegistryStore {
 
   get databasePrefix(): string {
     return this.layout.databasePrefix;
+  }
+
+  generateId(): string | undefined {
+    return this.layout.generateId?.();
   }
 
   databaseNameFor(id: string): string {

@@ -77,7 +77,8 @@ export function adminLocation(ctx: AftyContext, tenant: TenantRecord): DatabaseL
 }
 
 export interface CreateTenantInput {
-  id: string;
+  /** Omitted: the registry generates it (registry.stancl.idGenerator). */
+  id?: string;
   name?: string;
   domains?: string[];
   server?: string;
@@ -95,7 +96,12 @@ export interface CreateTenantOptions extends StepHooks {
   extraSteps?(tenant: TenantRecord): Step[];
 }
 
-type ValidatedTenant = Required<Omit<CreateTenantInput, 'server' | 'classes' | 'database'>> & {
+type ValidatedTenant = Required<
+  Omit<CreateTenantInput, 'id' | 'name' | 'server' | 'classes' | 'database'>
+> & {
+  id?: string;
+  /** Without --name: the id. */
+  name?: string;
   server?: string;
   database?: string;
   classes: string[] | null;
@@ -103,7 +109,7 @@ type ValidatedTenant = Required<Omit<CreateTenantInput, 'server' | 'classes' | '
 
 /** Validates everything about a new tenant before anything is touched. */
 export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
-  const id = validateTenantId(input.id);
+  const id = input.id === undefined ? undefined : validateTenantId(input.id);
   const domains = (input.domains ?? []).map(validateDomain);
   const duplicate = domains.find((domain, index) => domains.indexOf(domain) !== index);
   if (duplicate) throw new InputError(`domain ${duplicate} is given twice`);
@@ -156,7 +162,7 @@ export async function assertProvisioned(registry: Registry, tenant: TenantRecord
 function assertSameRequest(
   existing: TenantRecord,
   domains: string[],
-  wanted: ValidatedTenant,
+  wanted: ValidatedTenant & { name: string },
   defaultDatabase: string,
 ): void {
   const plan = existing.provisioning;
@@ -190,8 +196,16 @@ export async function createTenant(
   input: CreateTenantInput,
   options: CreateTenantOptions = {},
 ): Promise<TenantRecord> {
-  const tenant = validateNewTenant(input);
+  const validated = validateNewTenant(input);
   const registry = await ctx.registry();
+  // Tenants afty creates get the slug given, or the id the registry generates (stancl's UUIDs).
+  const id = validated.id ?? registry.generateId();
+  if (id === undefined) {
+    throw new InputError('give the new tenant an id', {
+      hint: 'afty tenant create ID (a registry that generates ids: registry.stancl.idGenerator)',
+    });
+  }
+  const tenant = { ...validated, id, name: validated.name ?? id };
   const existing = await registry.findTenant(tenant.id);
   if (existing && existing.status !== PROVISIONING) {
     throw new InputError(`tenant ${tenant.id} already exists`, {

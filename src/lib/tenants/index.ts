@@ -10,6 +10,7 @@ import {
   validateDatabaseName,
   validateDomain,
   validateTenantId,
+  validateTenantKey,
   validateTenantName,
   type TenantStatus,
 } from '../validation/index.js';
@@ -107,9 +108,13 @@ type ValidatedTenant = Required<
   classes: string[] | null;
 };
 
-/** Validates everything about a new tenant before anything is touched. */
+/**
+ * Validates everything about a new tenant before anything is touched. The id only for safety
+ * here: a retry may finish a half-created tenant whose id the registry generated (a UUID);
+ * createTenant holds a genuinely new id to the slug rule.
+ */
 export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
-  const id = input.id === undefined ? undefined : validateTenantId(input.id);
+  const id = input.id === undefined ? undefined : validateTenantKey(input.id);
   const domains = (input.domains ?? []).map(validateDomain);
   const duplicate = domains.find((domain, index) => domains.indexOf(domain) !== index);
   if (duplicate) throw new InputError(`domain ${duplicate} is given twice`);
@@ -207,6 +212,7 @@ export async function createTenant(
   }
   const tenant = { ...validated, id, name: validated.name ?? id };
   const existing = await registry.findTenant(tenant.id);
+  if (!existing && validated.id !== undefined) validateTenantId(validated.id);
   if (existing && existing.status !== PROVISIONING) {
     throw new InputError(`tenant ${tenant.id} already exists`, {
       hint: 'choose another id or see afty tenant show',

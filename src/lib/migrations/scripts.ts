@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError, OperationError } from '../errors.js';
@@ -14,10 +14,25 @@ export interface ScriptFile {
 
 /**
  * The scripts in a directory, sorted by name. Names carry no extension, so a `.ts` file in
- * development and its compiled `.js` in production are the same migration.
+ * development and its compiled `.js` in production are the same migration. A directory that does
+ * not exist has none, unless `requiredBy` (the config key that names it) says it must exist: then
+ * it is a typo that would make every tenant look unmigrated, and exit 2.
  */
-export function listScripts(directory: string, what: string): ScriptFile[] {
-  if (!existsSync(directory)) return [];
+export function listScripts(directory: string, what: string, requiredBy?: string): ScriptFile[] {
+  if (!existsSync(directory)) {
+    if (!requiredBy) return [];
+    throw new InputError(`${requiredBy} is ${directory}, which does not exist`, {
+      hint: `create the folder, or correct ${requiredBy} in the config`,
+    });
+  }
+  if (!statSync(directory).isDirectory()) {
+    throw new InputError(
+      `${requiredBy ?? `the ${what} folder`} is ${directory}, which is a file, not a folder`,
+      {
+        hint: `point ${requiredBy ?? 'it'} at the folder of ${what} files`,
+      },
+    );
+  }
   const byName = new Map<string, ScriptFile>();
   for (const entry of readdirSync(directory, { withFileTypes: true })) {
     if (!entry.isFile() || entry.name.endsWith('.d.ts')) continue;

@@ -17,11 +17,15 @@ export interface MigrationModule {
 export class TenantMigrationSource implements Knex.MigrationSource<ScriptFile> {
   private files?: ScriptFile[];
 
-  constructor(readonly directory: string) {}
+  /** `requiredBy`: the config key that set the directory, which must then exist. */
+  constructor(
+    readonly directory: string,
+    private readonly requiredBy?: string,
+  ) {}
 
   /** The migration files, read once per source (one source per run, so a run sees one list). */
   list(): ScriptFile[] {
-    this.files ??= listScripts(this.directory, 'migration');
+    this.files ??= listScripts(this.directory, 'migration', this.requiredBy);
     return this.files;
   }
 

@@ -7,14 +7,14 @@ import { InputError, OperationError } from '../errors.js';
 const SCRIPT = /^([A-Za-z0-9][\w.-]*?)\.(js|mjs|cjs|ts)$/;
 
 export interface ScriptFile {
-  /** File name without extension: what knex_migrations stores and what --class names. */
+  /** File name without extension: what --class names (migrations are recorded with it, see source.ts). */
   name: string;
   file: string;
 }
 
 /**
- * The scripts in a directory, sorted by name. Names carry no extension, so a `.ts` file in
- * development and its compiled `.js` in production are the same migration.
+ * The scripts in a directory, sorted by name. One file per name without extension, so a `.ts`
+ * file in development and its compiled `.js` in production are the same migration or seeder.
  */
 export function listScripts(directory: string, what: string): ScriptFile[] {
   if (!existsSync(directory)) return [];

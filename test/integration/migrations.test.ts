@@ -71,7 +71,7 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       await project?.cleanup();
     });
 
-    it('migrates several tenants (ESM + CommonJS, *.d.ts ignored), names without extension, stamps the registry', async () => {
+    it('migrates several tenants (ESM + CommonJS, *.d.ts ignored), recorded under their file names as knex does, stamps the registry', async () => {
       const source = sourceOf(ctx);
       assert.deepEqual(
         source.list().map((file) => file.name),

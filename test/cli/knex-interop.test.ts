@@ -320,6 +320,44 @@ export async function down(knex: Knex): Promise<void> {
     writeFileSync(file, sql);
   });
 
+  it('a lock table with two rows is refused by both, and db unlock rewrites it as knex migrate:unlock does', async () => {
+    await create('two-rows');
+    const db = database('two-rows');
+    const listed = await knexCli(['migrate:list'], db);
+    assert.equal(listed.exitCode, 0, listed.stderr);
+    // What two runs creating knex's tables at once can leave: two free rows.
+    await admin.raw('INSERT INTO ??.knex_migrations_lock (is_locked) VALUES (0)', [db]);
+    const refused = await json<MigrateJson>(['db', 'migrate', '-t', 'two-rows']);
+    assert.equal(refused.exitCode, 1);
+    assert.match(
+      refused.json.tenants[0]!.error!,
+      /knex_migrations_lock has 2 rows; knex's lock needs exactly one — if no run is active, rewrite it with afty db unlock -t two-rows/,
+    );
+    const knexRefused = await knexCli(['migrate:latest'], db);
+    assert.notEqual(knexRefused.exitCode, 0);
+    assert.deepEqual(await recorded(db), []);
+    const [locks] = (await admin.raw('SELECT is_locked FROM ??.knex_migrations_lock', [db])) as [
+      Array<{ is_locked: number }>,
+    ];
+    assert.deepEqual(
+      locks.map((row) => Number(row.is_locked)),
+      [0, 0],
+      'a refused lock is rolled back',
+    );
+    const unlocked = await cli(['db', 'unlock', '-t', 'two-rows']);
+    assert.equal(unlocked.exitCode, 0, unlocked.stderr);
+    const [after] = (await admin.raw('SELECT is_locked FROM ??.knex_migrations_lock', [db])) as [
+      Array<{ is_locked: number }>,
+    ];
+    assert.deepEqual(
+      after.map((row) => Number(row.is_locked)),
+      [0],
+    );
+    const migrated = await json<MigrateJson>(['db', 'migrate', '-t', 'two-rows']);
+    assert.equal(migrated.exitCode, 0, migrated.stderr);
+    assert.deepEqual(await recorded(db), FILES);
+  });
+
   it('a concurrent plain knex migrate:latest and an afty run never both apply a migration', async () => {
     const dir = path.join(project.dir, 'race');
     // Each migration logs itself; a second application would log twice. Sleeps widen the overlap.

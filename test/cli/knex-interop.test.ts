@@ -122,6 +122,17 @@ describe('knex interop (CLI, MariaDB): plain knex and afty read and lock each ot
     const latest = await knexCli(['migrate:latest'], database('by-afty'));
     assert.equal(latest.exitCode, 0, latest.stderr);
     assert.match(latest.stdout, /Already up to date/);
+    // Plain knex rolls back what afty applied, and afty sees it.
+    const rolledBack = await knexCli(['migrate:rollback'], database('by-afty'));
+    assert.equal(rolledBack.exitCode, 0, rolledBack.stderr);
+    assert.match(rolledBack.stdout, /Batch 1 rolled back: 3 migrations/);
+    assert.deepEqual(await status('by-afty'), { applied: 0, pending: 3, missing: 0 });
+    const again = await json<MigrateJson>(['db', 'migrate', '-t', 'by-afty']);
+    assert.equal(again.exitCode, 0, again.stderr);
+    assert.deepEqual(
+      again.json.tenants[0]!.applied.map((step) => step.name),
+      FILES,
+    );
   });
 
   it('a tenant migrated by plain knex is up to date in afty, and afty rolls back what knex applied', async () => {

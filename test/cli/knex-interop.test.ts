@@ -369,6 +369,29 @@ export async function down(knex: Knex): Promise<void> {
     assert.deepEqual(await recorded(db), FILES);
   });
 
+  it('while plain knex holds the lock row inside its transaction, afty waits a few seconds, not 50, and says locked', async () => {
+    await create('held-row');
+    const db = database('held-row');
+    assert.equal((await knexCli(['migrate:list'], db)).exitCode, 0);
+    // As knex's migrate:latest does before its first DDL: the row taken, not yet committed.
+    const knexLike = await admin.transaction();
+    try {
+      await knexLike.raw('UPDATE ??.knex_migrations_lock SET is_locked = 1 WHERE is_locked = 0', [db]);
+      const started = Date.now();
+      const locked = await json<MigrateJson>(['db', 'migrate', '-t', 'held-row']);
+      const waited = Date.now() - started;
+      assert.equal(locked.exitCode, 1);
+      assert.equal(locked.json.tenants[0]!.status, 'locked');
+      assert.ok(waited >= 4000 && waited < 30_000, `waited ${waited} ms`);
+    } finally {
+      await knexLike.rollback();
+    }
+    assert.deepEqual(await recorded(db), []);
+    const migrated = await json<MigrateJson>(['db', 'migrate', '-t', 'held-row']);
+    assert.equal(migrated.exitCode, 0, migrated.stderr);
+    assert.deepEqual(await recorded(db), FILES);
+  });
+
   it('a concurrent plain knex migrate:latest and an afty run never both apply a migration', async () => {
     const dir = path.join(project.dir, 'race');
     // Each migration logs itself; a second application would log twice. Sleeps widen the overlap.

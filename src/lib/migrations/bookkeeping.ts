@@ -140,8 +140,8 @@ class DamagedLockTableError extends OperationError {
  * = 0` must change exactly one row, the table's only one. Taken in a transaction of its own
  * (never a migration's, so MySQL's implicit DDL commits cannot entangle it) that is rolled back
  * unless that holds, so a table knex would refuse is never half-locked by afty. A plain knex
- * inside its migration transaction holds the row: afty waits for it at most the server's lock
- * wait timeout (or SQLite's busy timeout) and then reports the lock as held. With
+ * inside its migration transaction holds the row: afty waits for it at most LOCK_WAIT_SECONDS
+ * (SQLite: its busy timeout) and then reports the lock as held. With
  * `createTables` (knex_migrations is missing) knex's tables are created first.
  */
 export async function acquireLock(
@@ -150,13 +150,20 @@ export async function acquireLock(
   options: { createTables?: boolean } = {},
 ): Promise<void> {
   if (options.createTables) await createTables(db);
+  const mysql = (db.client as { config: { client?: unknown } }).config.client === 'mysql2';
   const attempt = async (): Promise<{ holding: boolean; rows: number }> => {
     let outcome = { holding: false, rows: 0 };
     try {
       await db.transaction(async (trx) => {
-        const updated = Number(await trx(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 }));
-        const [row] = (await trx(LOCK_TABLE).count({ rows: '*' })) as Array<{ rows: number | string }>;
-        outcome = { holding: updated === 1 && Number(row?.rows) === 1, rows: Number(row?.rows) };
+        if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = ?', [LOCK_WAIT_SECONDS]);
+        try {
+          const updated = Number(await trx(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 }));
+          const [row] = (await trx(LOCK_TABLE).count({ rows: '*' })) as Array<{ rows: number | string }>;
+          outcome = { holding: updated === 1 && Number(row?.rows) === 1, rows: Number(row?.rows) };
+        } finally {
+          // The migrations that follow on this connection wait for row locks as the server says.
+          if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = DEFAULT');
+        }
         if (!outcome.holding) throw ROLL_BACK;
       });
     } catch (error) {
@@ -182,6 +189,12 @@ export async function acquireLock(
   if (outcome.rows !== 1) throw new DamagedLockTableError(tenant, outcome.rows);
   throw new MigrationLockedError(tenant);
 }
+
+/**
+ * How long taking the lock waits for a plain knex that holds the lock row inside its migration
+ * transaction (until its first DDL commits it, or its last migration) — not the server's 50 s.
+ */
+const LOCK_WAIT_SECONDS = 5;
 
 /** Thrown inside the lock transaction to roll it back without an error. */
 const ROLL_BACK = Symbol('roll back');

@@ -46,7 +46,7 @@ describe('tables (tenant list, backup list, db status)', function () {
         ],
         [
           ['db', 'status', '-t', 'acme'],
-          ['001_users', '002_teams', '003_posts'],
+          ['001_users.js', '002_teams.cjs', '003_posts.mjs'],
         ],
       ] as const) {
         // What the operator sees, read back through a terminal emulator: a spinner shown while

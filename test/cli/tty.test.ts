@@ -103,7 +103,7 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
   });
 
   it('--verbose keeps a line per migration above the live view; the summary lists the failure and fits', async () => {
-    // bravo already has the table 002_teams creates: it fails there with a long error.
+    // bravo already has the table 002_teams.cjs creates: it fails there with a long error.
     const ctx = await project.context();
     try {
       const record = (await (await ctx.registry()).findTenant('bravo'))!;
@@ -123,10 +123,10 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
     const text = [...run.scrollback, ...run.screen].join('\n');
     assert.match(
       text,
-      /^ {2}alpha: 001_users \(\d+ms\)\n {2}alpha: 002_teams \(\d+ms\)\n {2}alpha: 003_posts \(\d+ms\)$/m,
+      /^ {2}alpha: 001_users.js \(\d+ms\)\n {2}alpha: 002_teams.cjs \(\d+ms\)\n {2}alpha: 003_posts.mjs \(\d+ms\)$/m,
     );
     assert.match(text, /^✓ alpha: 3 applied \(\d+ms\)$/m);
-    assert.doesNotMatch(text, /bravo: 002_teams \(/, 'the failed migration has no success line');
+    assert.doesNotMatch(text, /bravo: 002_teams.cjs \(/, 'the failed migration has no success line');
     assert.doesNotMatch(text, /elapsed/, 'the live view is gone once the run ends');
     const lines = text.split('\n');
     const head = lines.findIndex((line) => /^tenant {2}/.test(line));
@@ -139,7 +139,7 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
       table.every((line) => [...line].length <= 60),
       `every table line fits 60 columns:\n${table.join('\n')}`,
     );
-    assert.match(text, /bravo.*failed.*002_teams/s);
+    assert.match(text, /bravo.*failed.*002_teams.cjs/s);
     assert.match(text, /2 tenants: 1 ok, 1 failed/);
   });
 });

@@ -7,14 +7,15 @@ import { InputError, OperationError } from '../errors.js';
 const SCRIPT = /^([A-Za-z0-9][\w.-]*?)\.(js|mjs|cjs|ts)$/;
 
 export interface ScriptFile {
-  /** File name without extension: what knex_migrations stores and what --class names. */
+  /** File name without extension: what --class names (migrations are recorded with it, see source.ts). */
   name: string;
   file: string;
 }
 
 /**
- * The scripts in a directory, sorted by name. Names carry no extension, so a `.ts` file in
- * development and its compiled `.js` in production are the same migration. A directory that does
+ * The scripts in a directory, sorted by name. One file per name without extension, so a `.ts`
+ * file in development and its compiled `.js` in production are the same migration or seeder. A
+ * directory that does
  * not exist has none, unless `requiredBy` (the config key that names it) says it must exist: then
  * it is a typo that would make every tenant look unmigrated, and exit 2.
  */

@@ -131,7 +131,10 @@ describe('registry.kind stancl: a Laravel stancl/tenancy central database with A
       { domain: 'named.test', tenant_id: named, is_primary: 1, created_at: at, updated_at: at },
       { domain: 'www.named.test', tenant_id: named, is_primary: 0, created_at: at, updated_at: at },
     ]);
-    for (const database of Object.values(databases)) await admin.raw('CREATE DATABASE ??', [database]);
+    // As stancl's MySQLDatabaseManager creates them, with the connection's charset and collation.
+    for (const database of Object.values(databases)) {
+      await admin.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [database]);
+    }
     await admin.raw("CREATE USER ??@'%' IDENTIFIED BY 'pw-three-123'", [`${prefix}three`]);
     await admin.raw("GRANT ALL PRIVILEGES ON ??.* TO ??@'%'", [databases[withUser], `${prefix}three`]);
   });

@@ -44,7 +44,7 @@ describe('cache keyspace', () => {
 
   it('rejects bad tenants, prefixes, keys, tags, TTLs and patterns with exit 2', () => {
     assert.equal(
-      exitCodeOf(() => new TenantKeyspace('afty:', 'Acme')),
+      exitCodeOf(() => new TenantKeyspace('afty:', 'a b')),
       2,
     );
     assert.equal(

@@ -1,5 +1,5 @@
 import { InputError, OperationError } from '../errors.js';
-import { describeValue, validateTenantId } from '../validation/index.js';
+import { describeValue, validateTenantKey } from '../validation/index.js';
 
 /**
  * The cache keyspace shared by afty and the applications (docs/cache.md, "Keyspace"):
@@ -104,7 +104,7 @@ export class TenantKeyspace {
     readonly tenant: string,
   ) {
     validatePrefix(prefix);
-    validateTenantId(tenant);
+    validateTenantKey(tenant);
     this.base = `${prefix}t:{${tenant}}:`;
   }
 

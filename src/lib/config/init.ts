@@ -274,10 +274,9 @@ export function checkDirectories(directories: Array<[string, string]>): void {
         ? `${existing} is not writable by this user`
         : undefined;
     if (problem) {
-      throw new InputError(
-        `${key} ${directory} cannot be used: ${problem}${existing === directory ? '' : ' (it would be created there)'}`,
-        { hint: `choose another folder (--${key.split('.')[0]}) or fix the permissions` },
-      );
+      throw new InputError(`${key} ${directory} cannot be used: ${problem}`, {
+        hint: `choose another folder (${key === 'backup.directory' ? `${key} in the config` : `--${key.split('.')[0]}`}) or fix the permissions`,
+      });
     }
   }
 }

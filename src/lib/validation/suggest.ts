@@ -2,13 +2,13 @@ import { distance } from 'fastest-levenshtein';
 
 /**
  * The candidate a mistyped word most likely meant, or undefined when none is close enough to be
- * worth suggesting. Case is ignored (`databaseprefix` means `databasePrefix`); a candidate is close
- * when at most a third of the word's letters (at least one) differ, so a short word does not
- * "match" an unrelated one.
+ * worth suggesting. Case is ignored (`databaseprefix` means `databasePrefix`). Close: one edit
+ * for a word of up to 3 letters, else two (a swap of neighbours, `cahce`, is two) or a third of
+ * its letters, so a short word does not "match" an unrelated one.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
   const typed = word.toLowerCase();
-  const limit = Math.max(1, Math.floor(typed.length / 3));
+  const limit = typed.length <= 3 ? 1 : Math.max(2, Math.floor(typed.length / 3));
   let best: { candidate: string; score: number } | undefined;
   for (const candidate of candidates) {
     const score = distance(typed, candidate.toLowerCase());

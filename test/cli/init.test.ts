@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { runCli, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
+import { runInTerminal } from '../support/terminal.js';
 import { MARIADB_URL, mariadbAdmin, requireMariaDb, uniqueToken } from '../support/services.js';
 
 interface InitJson {
@@ -189,6 +191,36 @@ describe('afty init on an existing config (CLI)', function () {
       const again = await runCli(['init', '--force', '--yes'], { cwd: project.dir, env: project.env });
       assert.equal(again.exitCode, 0, again.stderr);
       assert.equal(readFileSync(file, 'utf8'), text);
+    });
+
+    it('in a terminal asks each value, the database prefix included, offering what the file says', async () => {
+      const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const answers: Array<[string, string]> = [
+        ['Central registry URL', ''],
+        ['Tenant database server URL', ''],
+        ['Redis URL', ''],
+        ['Tenant database prefix', 'shop_'],
+        ['Tenant migrations directory', ''],
+        ['Tenant seeds directory', ''],
+      ];
+      let answered = 0;
+      const run = await runInTerminal(['init', '--force'], {
+        cwd: project.dir,
+        env: project.env,
+        onOutput(raw, type) {
+          const next = answers[answered];
+          if (next && stripVTControlCharacters(raw).includes(next[0])) {
+            answered += 1;
+            type(`${next[1]}\r`);
+          }
+        },
+      });
+      assert.equal(run.exitCode, 0, run.text);
+      assert.equal(answered, answers.length, run.text);
+      assert.match(stripVTControlCharacters(run.raw), /Tenant database prefix \(acme_\)/);
+      const after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(after, { ...before, tenancy: { databasePrefix: 'shop_' } });
+      assert.equal(mode(file), 0o600);
     });
 
     it('writes a new config 0600 with the database prefix given', async () => {

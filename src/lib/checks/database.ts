@@ -83,7 +83,8 @@ export const orphanDatabases: ServerCheck = {
   id: 'database.orphans',
   category: 'database',
   title: 'no database with the tenant prefix lacks a tenant',
-  remedy: 'register the database as a tenant (afty backup restore) or drop it after checking its contents',
+  remedy:
+    'check its contents, then copy what is worth keeping into a tenant (afty tenant create, then load a dump of it) or drop it',
   scope: 'server',
   async run(ctx, server) {
     // Half-created tenants own their databases too: diagnose reports them as tenants.provisioning.
@@ -114,7 +115,7 @@ export const orphanDatabases: ServerCheck = {
       status: 'warn',
       message: `${orphans.length} database(s) on "${server.name}" with prefix ${prefix} and no tenant: ${orphans.join(', ')}`,
       details: { orphans },
-      remedy: `check the contents, then register it as a tenant (afty backup restore) or drop it: ${orphans.map((database) => `${database}: ${drop(database)}`).join('; ')}`,
+      remedy: `check the contents; copy what is worth keeping into a tenant (afty tenant create, then load a dump of it), then drop it: ${orphans.map((database) => `${database}: ${drop(database)}`).join('; ')}`,
     };
   },
 };

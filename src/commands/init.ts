@@ -101,8 +101,10 @@ export default class Init extends BaseCommand<typeof Init> {
     const document = existing
       ? init.updatedConfigDocument(existing, answers)
       : init.initConfigDocument(answers);
-    init.checkDirectories(init.documentDirectories(document, baseDir));
+    const directories = init.documentDirectories(document, baseDir);
+    init.checkDirectories(directories);
     init.writeConfigFile(file, document);
+    this.noteCreated(init.createScriptDirectories(directories));
     this.flags.config = file;
     const version = await this.createRegistry();
     this.log(`Wrote ${file} (mode 0600) and created the central registry (schema ${version}).`);
@@ -112,20 +114,27 @@ export default class Init extends BaseCommand<typeof Init> {
 
   /** An existing config is kept byte for byte: init checks what it names and readies its registry. */
   private async prepareExisting(file: string): Promise<InitResult> {
-    const { checkConfigConnections, checkDirectories } = await import('../lib/config/init.js');
+    const { checkConfigConnections, checkDirectories, createScriptDirectories } =
+      await import('../lib/config/init.js');
     this.flags.config = file;
     const { config } = await this.context();
     const checks = await checkConfigConnections(config);
     await this.reportChecks(checks, `${file} was left as it is`);
-    checkDirectories([
+    const directories: Array<[string, string]> = [
       ['migrations.directory', config.migrations.directory],
       ['seeds.directory', config.seeds.directory],
       ['backup.directory', config.backup.directory],
-    ]);
+    ];
+    checkDirectories(directories);
     const version = await this.createRegistry();
+    this.noteCreated(createScriptDirectories(directories));
     this.log(`Kept ${file} as it is; the central registry is ready (schema ${version}).`);
     this.log('To change the file: afty init --force (with flags for what changes; other keys are kept).');
     return { config: file, written: false, checks, registry: version };
+  }
+
+  private noteCreated(directories: string[]): void {
+    for (const directory of directories) this.note(`created ${directory}`);
   }
 
   /** Prints each check; the first that failed is the error (exit 3), and says what was left alone. */

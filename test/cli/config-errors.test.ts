@@ -90,19 +90,19 @@ describe('errors that say what to do (CLI)', function () {
     assert.equal(far.stderr.trim(), 'Error: Nonexistent flag: --zzzzzz (see afty tenant list --help)');
   });
 
-  it('an unknown command is "not an afty command", with a suggestion, exit 2, without a terminal', async () => {
+  it('an unknown command is "not an afty command", with a suggestion, exit 127, without a terminal', async () => {
     const typo = await cli(['tenant', 'lst']);
-    assert.equal(typo.exitCode, 2);
+    assert.equal(typo.exitCode, 127);
     assert.equal(
       typo.stderr.trim(),
       'Error: "tenant lst" is not an afty command; did you mean afty tenant list? (see afty help)',
     );
     assert.equal(typo.stdout, '');
     const topic = await cli(['tenants']);
-    assert.equal(topic.exitCode, 2);
+    assert.equal(topic.exitCode, 127);
     assert.match(topic.stderr, /^Error: "tenants" is not an afty command; did you mean afty tenant\?/);
     const nothing = await cli(['frobnicate']);
-    assert.equal(nothing.exitCode, 2);
+    assert.equal(nothing.exitCode, 127);
     assert.equal(nothing.stderr.trim(), 'Error: "frobnicate" is not an afty command (see afty help)');
   });
 

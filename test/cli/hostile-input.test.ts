@@ -8,6 +8,7 @@ import { writeStandardFixture } from '../integration/migrations-fixture.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { createProject, TEST_SECRET, type TestProject } from '../support/project.js';
 import { mariadbAdmin, REDIS_URL, requireMariaDb, requireRedis } from '../support/services.js';
+import { describeValue } from '../../src/lib/validation/index.js';
 
 /**
  * Runs a command in this process (fast, and a NUL can reach it, which a real argv cannot);
@@ -463,7 +464,6 @@ describe('hostile values for every command that takes an argument or a flag valu
           ),
           missingTenant,
         );
-        add([command, '--all', '--exclude', id], missingTenant);
       }
       add(['tenant:run', '--tenant', id, '--', 'true'], missingTenant);
       add(['test', 'connections', '--tenant', id], missingTenant);
@@ -636,6 +636,27 @@ describe('hostile values for every command that takes an argument or a flag valu
         /\n {4}at /.test(result.stderr)
       ) {
         failures.push(`${JSON.stringify(argv)} → exit ${result.exit}: ${result.stderr.trim()}`);
+      }
+    }
+    assert.deepEqual(failures, [], failures.join('\n'));
+    assert.deepEqual(await state(), before);
+  });
+
+  it('warns about a hostile --exclude value in one line naming it, excludes nothing, and changes nothing', async () => {
+    const before = await state();
+    const failures: string[] = [];
+    for (const id of hostileIds.filter((_, index) => index % 6 === 0)) {
+      const result = await runInProcess(['db:status', '--all', '--exclude', id, '--json']);
+      const tenants = result.exit === 0 ? (JSON.parse(result.stdout) as { tenants: unknown[] }).tenants : [];
+      // stderr also has the run's progress lines; the warning is the one line before them.
+      const warnings = result.stderr.split('\n').filter((line) => line.startsWith('warning:'));
+      if (
+        result.exit !== 0 ||
+        tenants.length !== 2 ||
+        warnings.length !== 1 ||
+        !warnings[0]!.startsWith(`warning: --exclude ${describeValue(id)}: no tenant has that id or domain`)
+      ) {
+        failures.push(`${JSON.stringify(id)} → exit ${result.exit}: ${result.stderr.trim()}`);
       }
     }
     assert.deepEqual(failures, [], failures.join('\n'));

@@ -235,6 +235,14 @@ describe('afty init on an existing config (CLI)', function () {
         assert.equal(mode(written), 0o600);
         const config = JSON.parse(readFileSync(written, 'utf8')) as { tenancy: { databasePrefix: string } };
         assert.equal(config.tenancy.databasePrefix, 'shop_');
+        // The folders it names exist: a configured folder that is missing is an error on use.
+        for (const folder of ['migrations/tenant', 'seeds/tenant'])
+          assert.ok(statSync(path.join(dir, folder)).isDirectory(), folder);
+        const status = await runCli(['tenant', 'create', 'acme', '--migrate'], {
+          cwd: dir,
+          env: project.env,
+        });
+        assert.equal(status.exitCode, 0, status.stderr);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

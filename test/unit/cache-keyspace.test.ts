@@ -27,7 +27,7 @@ function exitCodeOf(run: () => unknown): number | undefined {
 }
 
 describe('cache keyspace', () => {
-  it('names keys exactly as DESIGN.md says', () => {
+  it('names keys exactly as docs/cache.md says', () => {
     const keys = new TenantKeyspace('afty:', 'acme');
     assert.equal(keys.key('user:1'), 'afty:t:{acme}:user:1');
     assert.equal(keys.tag('products'), 'afty:t:{acme}:tag:products');

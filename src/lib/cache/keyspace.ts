@@ -2,7 +2,7 @@ import { InputError, OperationError } from '../errors.js';
 import { describeValue, validateTenantId } from '../validation/index.js';
 
 /**
- * The cache keyspace shared by afty and the applications (DESIGN.md, "Cache keyspace"):
+ * The cache keyspace shared by afty and the applications (docs/cache.md, "Keyspace"):
  *
  *   <prefix>t:{<tenant>}:<key>          a tenant's value
  *   <prefix>t:{<tenant>}:tag:<tag>      a tag: a set of the tenant's key names

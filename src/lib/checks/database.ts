@@ -243,7 +243,8 @@ function fleetSchemas(ctx: CheckContext): Promise<Map<string, TenantSchema | Err
 export const schemaDrift: TenantCheck = {
   id: 'database.schema-drift',
   category: 'database',
-  title: 'tenants with the same migrations have the same tables, columns and indexes',
+  title:
+    'tenants with the same migrations have the same tables, columns (charset and collation too) and indexes',
   remedy:
     'bring the drifted tables back in line with a migration (or restore the tenant), then afty test database',
   scope: 'tenant',
@@ -274,7 +275,10 @@ export const schemaDrift: TenantCheck = {
         message: `same schema as ${votes.get(own.fingerprint)!.length - 1} other tenant(s) with the same migrations`,
       };
     }
-    const differences = diffSchemas(reference.shape, own.shape);
+    const differences = diffSchemas(reference.shape, own.shape, {
+      expected: reference.tenant,
+      actual: tenant.id,
+    });
     return {
       status: 'fail',
       message: `${tenant.id} drifted from ${reference.tenant} (same migrations): ${differences.join('; ')}`,

@@ -41,8 +41,12 @@ export interface AftyConfig {
   central: DatabaseLocation;
   servers: ServerConfig[];
   tenancy: { databasePrefix: string; tenantUsers: boolean; userHost: string };
-  migrations: { directory: string; snapshot: string };
-  seeds: { directory: string };
+  /**
+   * `required`: the directory was set in the config, so a missing one is a typo (exit 2), not a
+   * project without migrations or seeders.
+   */
+  migrations: { directory: string; snapshot: string; required: boolean };
+  seeds: { directory: string; required: boolean };
   /** `cluster`: cache.url is a seed node of a Redis Cluster (the other nodes are discovered). */
   cache: { url?: string; prefix: string; connectTimeoutMs: number; cluster: boolean };
   backup: { directory: string; keep: number; maxAgeDays: number };
@@ -284,8 +288,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
     migrations: {
       directory: resolve(data.migrations?.directory ?? 'migrations/tenant'),
       snapshot: resolve(data.migrations?.snapshot ?? 'migrations/tenant/schema.sql'),
+      required: data.migrations?.directory !== undefined,
     },
-    seeds: { directory: resolve(data.seeds?.directory ?? 'seeds/tenant') },
+    seeds: {
+      directory: resolve(data.seeds?.directory ?? 'seeds/tenant'),
+      required: data.seeds?.directory !== undefined,
+    },
     cache: {
       url: redisUrl || undefined,
       prefix: data.cache?.prefix ?? 'afty:',

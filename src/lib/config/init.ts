@@ -281,6 +281,21 @@ export function checkDirectories(directories: Array<[string, string]>): void {
   }
 }
 
+/**
+ * Creates the migrations and seeds folders the config names, when missing: a folder the config
+ * names must exist (a missing one is exit 2 at the first migrate or seed, so a typo never reads
+ * as "no migrations"), and init is what names them. Returns the folders it created.
+ */
+export function createScriptDirectories(directories: Array<[string, string]>): string[] {
+  const created: string[] = [];
+  for (const [key, directory] of directories) {
+    if (key === 'backup.directory' || existsSync(directory)) continue;
+    mkdirSync(directory, { recursive: true });
+    created.push(directory);
+  }
+  return created;
+}
+
 function writable(directory: string): boolean {
   try {
     accessSync(directory, constants.W_OK | constants.X_OK);

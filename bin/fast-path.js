@@ -12,9 +12,18 @@ import path from 'node:path';
 
 const ROOT = path.dirname(import.meta.dirname);
 
-// package.json "oclif" settings reproduced here; any other one (hooks, helpClass, theme, state,
-// additionalHelpFlags…) changes what oclif prints or runs, so it sends everything to oclif.
-const KNOWN_SETTINGS = new Set(['bin', 'dirname', 'commands', 'topicSeparator', 'plugins', 'topics']);
+// package.json "oclif" settings reproduced here (hooks: only the harmless ones below); any other
+// one (helpClass, theme, state, additionalHelpFlags…) changes what oclif prints or runs, so it
+// sends everything to oclif.
+const KNOWN_SETTINGS = new Set([
+  'bin',
+  'dirname',
+  'commands',
+  'topicSeparator',
+  'plugins',
+  'topics',
+  'hooks',
+]);
 // Hooks that never run for --version or help; any other (init, prerun, finally…) might print.
 const HARMLESS_HOOKS = new Set([
   'command_not_found',

@@ -50,6 +50,16 @@ const DEPENDENCIES = new Set(
   ),
 );
 
+/**
+ * A UMD main (`factory(require, exports)`, e.g. jsonc-parser's) hides its requires from esbuild,
+ * which then leaves them unresolved; such a package's "module" build (ESM) is bundled instead.
+ */
+function umdModule(pkg, file) {
+  const manifest = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8'));
+  if (typeof manifest.module !== 'string' || path.resolve(pkg, manifest.main ?? 'index.js') !== file) return;
+  return /\bdefine\.amd\b/.test(readFileSync(file, 'utf8')) ? path.resolve(pkg, manifest.module) : undefined;
+}
+
 /** The packages that get a file of their own, by the file they resolve to: dist/bundle/<name>.cjs. */
 const packages = new Map();
 function packageFile(file) {
@@ -109,6 +119,7 @@ function imports(entry) {
         }
         const pkg = packageOf(resolved.path);
         if (!pkg) return resolved;
+        resolved.path = umdModule(pkg, resolved.path) ?? resolved.path;
         const installed = lock[posix(path.relative(ROOT, pkg))];
         const native = existsSync(path.join(pkg, 'binding.gyp'));
         const usesBindings = Object.hasOwn(installed?.dependencies ?? {}, 'bindings');

@@ -615,7 +615,7 @@ describe('hostile values for every command that takes an argument or a flag valu
     for (const file of ['/nonexistent-afty.json', project.dir, '/etc/passwd', '']) {
       list.push([
         ['tenant:list', '--config', file],
-        /^Error: (config file|.+ is not valid JSON|cannot load|--config is empty)/,
+        /^Error: (config file|.+:\d+:\d+: not valid JSON|cannot load|--config is empty)/,
       ]);
     }
     // tenant run: the command goes after --, nothing else.

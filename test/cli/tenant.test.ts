@@ -404,9 +404,15 @@ describe('afty init (CLI)', function () {
   it('writes the config with --yes, tests connections, creates the registry, and never overwrites without --force', async () => {
     const configFile = path.join(project.dir, 'afty.config.json');
     const original = readFileSync(configFile, 'utf8');
-    const refused = await runCli(['init', '--yes'], { cwd: project.dir, env: project.env });
+    // An existing config is kept (init readies its registry); a value that would change it needs --force.
+    const kept = await runCli(['init', '--yes'], { cwd: project.dir, env: project.env });
+    assert.equal(kept.exitCode, 0, kept.stderr);
+    const refused = await runCli(['init', '--yes', '--seeds', 'other'], {
+      cwd: project.dir,
+      env: project.env,
+    });
     assert.equal(refused.exitCode, 2);
-    assert.match(refused.stderr, /already exists — pass --force/);
+    assert.match(refused.stderr, /already exists and --seeds would change it — pass --force/);
     assert.equal(readFileSync(configFile, 'utf8'), original);
 
     const noAnswers = await runCli(['init', '--force'], { cwd: project.dir, env: project.env });

@@ -113,7 +113,10 @@ describe('config', () => {
 
   it('rejects invalid JSON, bad URLs and bad env values with the source named', async () => {
     write('afty.config.json', '{ "central": ');
-    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /afty\.config\.json is not valid JSON/);
+    await assert.rejects(
+      loadConfig({ cwd: dir, env: {} }),
+      /afty\.config\.json:1:14: not valid JSON: value expected/,
+    );
     write('afty.config.json', { central: 'postgres://x' });
     await assert.rejects(loadConfig({ cwd: dir, env: {} }), /central uses unsupported scheme "postgres:"/);
     write('afty.config.json', {});

@@ -31,7 +31,6 @@ export default class BackupList extends BaseCommand<typeof BackupList> {
     tenant: Flags.string({
       char: 't',
       multiple: true,
-      default: [],
       description: 'tenant id (repeatable; default: all)',
     }),
   };
@@ -43,7 +42,7 @@ export default class BackupList extends BaseCommand<typeof BackupList> {
     ]);
     const ctx = await this.context();
     const directory = ctx.config.backup.directory;
-    const tenants = this.flags.tenant.length
+    const tenants = this.flags.tenant?.length
       ? this.flags.tenant.map((id) => validateTenantKey(id))
       : await backupTenants(directory);
     const backups: BackupListJson['backups'] = [];

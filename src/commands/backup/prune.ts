@@ -28,7 +28,6 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
     tenant: Flags.string({
       char: 't',
       multiple: true,
-      default: [],
       description: 'tenant id (repeatable)',
       helpGroup: 'SELECTION',
     }),
@@ -60,7 +59,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
         hint: 'a tenant always keeps its newest backup',
       });
     }
-    if (!this.flags.all && this.flags.tenant.length === 0) {
+    if (!this.flags.all && !this.flags.tenant) {
       throw new errors.InputError('say whose backups to prune', {
         hint: 'pass --tenant ID (repeatable) or --all',
       });
@@ -72,7 +71,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
             ...(await (await ctx.registry()).listTenants({})).map((tenant) => tenant.id),
           ]),
         ].sort()
-      : this.flags.tenant.map((id) => validateTenantKey(id));
+      : this.flags.tenant!.map((id) => validateTenantKey(id));
     if (tenants.length === 1) this.auditTenant = tenants[0];
     const dryRun = Boolean(this.flags['dry-run']);
     if (!dryRun) {

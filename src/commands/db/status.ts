@@ -79,10 +79,13 @@ export default class DbStatus extends FleetCommand<typeof DbStatus> {
     if (this.jsonEnabled()) return json;
 
     const when = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
-    if (rows.length === 1 && rows[0]!.status === 'ok' && rows[0]!.migrations.length === 0) {
-      this.log(
-        `${rows[0]!.tenant}: no migrations (none in ${path.relative(process.cwd(), ctx.config.migrations.directory) || '.'}, none recorded)`,
-      );
+    const directory = path.relative(process.cwd(), ctx.config.migrations.directory) || '.';
+    const none = rows.length > 0 && rows.every((row) => row.status === 'ok' && row.migrations.length === 0);
+    if (none && rows.length === 1) {
+      this.log(`${rows[0]!.tenant}: no migrations (none in ${directory}, none recorded)`);
+    } else if (none) {
+      // A table of "0 applied, 0 pending" rows says less than one line.
+      this.log(`no migrations in ${directory}, and none recorded by any of the ${rows.length} tenants`);
     } else if (rows.length === 1 && rows[0]!.status === 'ok') {
       const row = rows[0]!;
       this.log(

@@ -26,7 +26,6 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
     domain: Flags.string({
       char: 'd',
       multiple: true,
-      default: [],
       description: 'domain (repeatable; the first is primary)',
     }),
     server: Flags.string({

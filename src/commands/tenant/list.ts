@@ -17,7 +17,6 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
   static flags = {
     status: Flags.string({
       multiple: true,
-      default: [],
       options: [...REGISTRY_STATUSES],
       description:
         'only this status (repeatable); half-created tenants are listed only with --status provisioning',
@@ -29,7 +28,6 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
     }),
     server: Flags.string({
       multiple: true,
-      default: [],
       description: 'only tenants on this server (repeatable)',
     }),
     sort: Flags.string({ default: 'id', description: SORT_HELP }),
@@ -53,7 +51,7 @@ export default class TenantList extends BaseCommand<typeof TenantList> {
 
     const registry = await (await this.context()).registry();
     const filter = {
-      status: this.flags.status as Array<(typeof REGISTRY_STATUSES)[number]>,
+      status: this.flags.status as Array<(typeof REGISTRY_STATUSES)[number]> | undefined,
       server: this.flags.server,
       search: this.flags.search,
       maintenance: this.flags.maintenance === undefined ? undefined : this.flags.maintenance === 'on',

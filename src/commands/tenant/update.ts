@@ -19,14 +19,12 @@ export default class TenantUpdate extends BaseCommand<typeof TenantUpdate> {
     name: Flags.string({ description: 'display name' }),
     set: Flags.string({
       multiple: true,
-      default: [],
       description: 'setting key=value (JSON values parsed; key= removes; dots nest)',
     }),
     maintenance: Flags.string({ options: ['on', 'off'], description: 'maintenance mode' }),
     message: Flags.string({ description: 'maintenance message (with --maintenance on)' }),
     'allow-ip': Flags.string({
       multiple: true,
-      default: [],
       description: 'IP allowed through maintenance (repeatable)',
     }),
     'retry-after': Flags.integer({

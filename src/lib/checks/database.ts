@@ -14,6 +14,8 @@ import type { TenantRecord } from '../registry/index.js';
 import { adminLocation, tenantLocation } from '../tenants/index.js';
 import { adminSqlCommand, forTenant, serverAdminLocation, withDatabase } from './probes.js';
 import { shellWord } from '../validation/index.js';
+import type { DatabaseLocation } from '../config/index.js';
+import type { DatabaseServer } from '../servers/index.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
 import { SAFETY_MARK } from '../backup/naming.js';
 
@@ -56,6 +58,27 @@ export const databasePresent: TenantCheck = {
   },
 };
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/**
+ * Whether `database` on `server` is the central registry itself: it may share the tenant prefix
+ * (`x_central` beside `x_acme`), and it is no tenant's. Loopback names count as one host.
+ */
+function isRegistry(server: DatabaseServer, database: string, central: DatabaseLocation): boolean {
+  const location = server.tenantLocation(database);
+  if (location.driver === 'sqlite' || central.driver === 'sqlite') {
+    return (
+      location.driver === 'sqlite' && central.driver === 'sqlite' && location.filename === central.filename
+    );
+  }
+  const host = (name: string) => (LOOPBACK.has(name.toLowerCase()) ? 'loopback' : name.toLowerCase());
+  return (
+    central.connection.database === database &&
+    central.connection.port === location.connection.port &&
+    host(central.connection.host) === host(location.connection.host)
+  );
+}
+
 export const orphanDatabases: ServerCheck = {
   id: 'database.orphans',
   category: 'database',
@@ -74,7 +97,10 @@ export const orphanDatabases: ServerCheck = {
     const isSafetyCopy = (database: string) =>
       owned.has(database.split(SAFETY_MARK)[0]!) && database.includes(SAFETY_MARK);
     const orphans = (await server.listDatabases(prefix)).filter(
-      (database) => !owned.has(database) && !isSafetyCopy(database),
+      (database) =>
+        !owned.has(database) &&
+        !isSafetyCopy(database) &&
+        !isRegistry(server, database, ctx.afty.config.central),
     );
     if (orphans.length === 0)
       return { status: 'pass', message: `every ${prefix}* database on "${server.name}" belongs to a tenant` };

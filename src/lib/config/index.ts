@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import type { ParseError } from 'jsonc-parser';
 import { ConfigError } from '../errors.js';
 import { parseDurationSeconds } from '../validation/index.js';
+import { closestMatch } from '../validation/suggest.js';
 import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
 import { parseDatabaseSpec, validateRedisUrl, type DatabaseLocation } from './urls.js';
 
@@ -136,12 +138,40 @@ export function findConfigFile(cwd: string, explicit?: string): string | undefin
   }
 }
 
+/**
+ * Where a JSON text first goes wrong, as `FILE:LINE:COLUMN: what` (the form editors and terminals
+ * jump to). V8's messages give a character offset, and for a bad literal (`tru`) not even that;
+ * jsonc-parser, in strict mode (no comments, no trailing commas), names the place of every error.
+ */
+async function jsonSyntaxError(file: string, text: string, parseError: Error): Promise<ConfigError> {
+  const { parse, printParseErrorCode } = await import('jsonc-parser');
+  const errors: ParseError[] = [];
+  parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  const offset = first?.offset ?? Number(/at position (\d+)/.exec(parseError.message)?.[1] ?? 0);
+  const what = first
+    ? printParseErrorCode(first.error)
+        .replace(/([a-z])([A-Z])/g, '$1 $2')
+        .toLowerCase()
+    : parseError.message.replace(/ in JSON at position \d+.*$/s, '');
+  const before = text.slice(0, offset).split('\n');
+  return new ConfigError(`${file}:${before.length}:${before.at(-1)!.length + 1}: not valid JSON: ${what}`, {
+    hint: 'fix the file (afty reads plain JSON: no comments, no trailing commas)',
+  });
+}
+
 async function readConfigFile(file: string): Promise<unknown> {
   if (file.endsWith('.json')) {
+    let text: string;
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+      throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw await jsonSyntaxError(file, text, error as Error);
     }
   }
   try {
@@ -153,18 +183,45 @@ async function readConfigFile(file: string): Promise<unknown> {
   }
 }
 
+/** Every key path the file format knows, e.g. `tenancy.databasePrefix` (servers' own keys aside). */
+const KNOWN_PATHS = Object.entries(KNOWN_KEYS).flatMap(([section, keys]) =>
+  section.includes('*') ? [] : keys.map((key) => (section ? `${section}.${key}` : key)),
+);
+
+/**
+ * The key an unknown one most likely meant: a near spelling in its own section, else the same or a
+ * near name in another section (`databasePrefix` at the top level is `tenancy.databasePrefix`).
+ */
+function suggestKey(parent: string, section: string, key: string): string | undefined {
+  const sibling = closestMatch(key, KNOWN_KEYS[section] ?? []);
+  if (sibling !== undefined) return parent ? `${parent}.${sibling}` : sibling;
+  const leaf = (keyPath: string) => keyPath.slice(keyPath.lastIndexOf('.') + 1);
+  const elsewhere = closestMatch(key, new Set(KNOWN_PATHS.map(leaf)));
+  return elsewhere === undefined ? undefined : KNOWN_PATHS.find((keyPath) => leaf(keyPath) === elsewhere);
+}
+
+/** One warning per unknown key, at any depth the format defines, each with a suggestion when one is near. */
 function unknownKeyWarnings(data: Record<string, unknown>, file: string): string[] {
   const warnings: string[] = [];
-  const check = (object: unknown, section: string) => {
+  const check = (object: unknown, parent: string, section: string) => {
     if (!object || typeof object !== 'object' || Array.isArray(object)) return;
     const known = KNOWN_KEYS[section] ?? [];
-    for (const key of Object.keys(object)) {
-      const keyPath = section ? `${section}.${key}` : key;
-      if (!known.includes(key)) warnings.push(`${file}: unknown key "${keyPath}" (ignored)`);
-      else if (KNOWN_KEYS[keyPath]) check((object as Record<string, unknown>)[key], keyPath);
+    for (const [key, value] of Object.entries(object)) {
+      const keyPath = parent ? `${parent}.${key}` : key;
+      if (!known.includes(key)) {
+        const suggestion = suggestKey(parent, section, key);
+        warnings.push(
+          `${file}: unknown key "${keyPath}" (ignored)${suggestion ? `; did you mean "${suggestion}"?` : ''}`,
+        );
+      } else if (section === '' && key === 'servers' && value && typeof value === 'object') {
+        for (const [name, server] of Object.entries(value)) check(server, `servers.${name}`, 'servers.*');
+      } else {
+        const inner = section ? `${section}.${key}` : key;
+        if (KNOWN_KEYS[inner]) check(value, keyPath, inner);
+      }
     }
   };
-  check(data, '');
+  check(data, '', '');
   return warnings;
 }
 

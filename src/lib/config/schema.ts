@@ -22,6 +22,12 @@ const sqlName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'use a table or column name: letters, digits, _ (≤ 64)');
 
+/** Tenant database names start with this; afty init checks its flag and answer the same way. */
+export const DATABASE_PREFIX = {
+  pattern: /^[a-z][a-z0-9_]{0,19}$/,
+  message: 'use 1-20 characters of a-z, 0-9 or _, a letter first',
+};
+
 /**
  * The file format. Objects are loose so unknown keys can be reported as warnings
  * (and by `afty diagnose`) instead of making the whole tool unusable over a typo.
@@ -33,10 +39,7 @@ export const configFileSchema = z.looseObject({
     .optional(),
   tenancy: z
     .looseObject({
-      databasePrefix: z
-        .string()
-        .regex(/^[a-z][a-z0-9_]{0,19}$/, 'use 1-20 characters of a-z, 0-9 or _, a letter first')
-        .optional(),
+      databasePrefix: z.string().regex(DATABASE_PREFIX.pattern, DATABASE_PREFIX.message).optional(),
       tenantUsers: z.boolean().optional(),
       userHost: z
         .string()
@@ -132,7 +135,10 @@ export const configFileSchema = z.looseObject({
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
-/** Keys the schema knows, by path, for unknown-key warnings. */
+/**
+ * Keys the schema knows, by section, for unknown-key warnings and their suggestions. `servers.*`
+ * is any one server given as an object.
+ */
 export const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': [
     '$schema',
@@ -150,6 +156,8 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
     'timeouts',
     'checks',
   ],
+  central: ['client', 'connection'],
+  'servers.*': ['url', 'concurrency', 'client', 'connection'],
   timeouts: ['tenant', 'queryMs'],
   runs: ['keepDays', 'record'],
   tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],

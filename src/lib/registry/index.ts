@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { AftyConfig } from '../config/index.js';
 import type { DatabaseLocation } from '../config/urls.js';
 import { describeLocation, withoutDatabase } from '../config/urls.js';
-import { AftyError, ServiceError, classifyDriverError, driverMessage } from '../errors.js';
+import { AftyError, LoginRefusedError, ServiceError, classifyDriverError, driverMessage } from '../errors.js';
 import { createKnex, withKnex } from '../servers/knex.js';
 import { RunStore } from './runs.js';
 import { ensureRegistrySchema } from './schema.js';
@@ -65,22 +65,45 @@ export class Registry {
     return new Registry(db, location, store);
   }
 
-  /** Creates the central MySQL database if it does not exist (afty init). SQLite files appear on open. */
+  /**
+   * Creates the central MySQL database if it does not exist (afty init). An account that may not
+   * create databases is fine when the database is there already (a DBA made it); when it is not,
+   * the error says what to run. SQLite files appear on open.
+   */
   static async createDatabase(location: DatabaseLocation): Promise<void> {
     if (location.driver !== 'mysql' || !location.connection.database) return;
     const database = location.connection.database;
+    const where = describeLocation(location);
     try {
-      await withKnex(withoutDatabase(location), (db) =>
-        db.raw('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [
-          database,
-        ]),
-      );
+      await withKnex(withoutDatabase(location), async (db) => {
+        try {
+          await db.raw('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [
+            database,
+          ]);
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ER_DBACCESS_DENIED_ERROR') throw error;
+          const [rows] = (await db.raw('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [
+            database,
+          ])) as [unknown[]];
+          if (rows.length > 0) return;
+          throw new LoginRefusedError(
+            `${location.connection.user} may not create the central database ${database} at ${where}: ${driverMessage(error)}`,
+            {
+              hint: `have an administrator run CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT ALL ON \`${database}\`.* TO the account, then run afty init again`,
+              cause: error,
+            },
+          );
+        }
+      });
     } catch (error) {
-      throw new ServiceError(
-        `cannot create the central database at ${describeLocation(location)}: ${driverMessage(error)}`,
-        {
+      throw (
+        classifyDriverError(error, {
+          target: `the central registry at ${where}`,
+          credentials: location.source,
+        }) ??
+        new ServiceError(`cannot create the central database at ${where}: ${driverMessage(error)}`, {
           cause: error,
-        },
+        })
       );
     }
   }

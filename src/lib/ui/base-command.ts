@@ -14,6 +14,7 @@ import {
 import type { FleetSelection } from '../fleet/index.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { TenantStatus } from '../validation/index.js';
+import { closestMatch } from '../validation/suggest.js';
 import { colorErr } from './output.js';
 import { statusLine } from './status-line.js';
 
@@ -65,6 +66,25 @@ export function oneLine(message: string): string {
       (line) => line && !/^See more help/.test(line) && !/^The following errors? occurred:?$/.test(line),
     )
     .join(' ');
+}
+
+/**
+ * oclif's "Nonexistent flag: --tenants" with the flag that was most likely meant, from the flags
+ * the command has (its own, the global ones, --json): `--tenants; did you mean --tenant?`.
+ */
+export function withFlagSuggestions(
+  message: string,
+  unknown: readonly string[],
+  known: Iterable<string>,
+): string {
+  const names = [...known];
+  const hints = unknown.flatMap((typed) => {
+    const flag = typed.replace(/=.*$/s, '');
+    const match = closestMatch(flag.replace(/^-+/, ''), names);
+    if (match === undefined) return [];
+    return [unknown.length === 1 ? `did you mean --${match}?` : `${flag}: did you mean --${match}?`];
+  });
+  return hints.length === 0 ? message : `${message}; ${hints.join('; ')}`;
 }
 
 /** Maps any error to its exit code (README, "Output and exit codes"). */
@@ -260,8 +280,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
     const oclifParse = (error as { oclif?: unknown }).oclif !== undefined && !(error instanceof AftyError);
     const message = error.name === 'ExitPromptError' ? 'cancelled, nothing was changed' : errorMessage(error);
+    const unknownFlags = (error as { flags?: unknown }).flags;
+    const parseMessage =
+      oclifParse && /^Nonexistent flags?:/.test(message) && Array.isArray(unknownFlags)
+        ? withFlagSuggestions(oneLine(message), unknownFlags as string[], this.knownFlagNames())
+        : oneLine(message);
     const line = oclifParse
-      ? `${oneLine(message)} (see afty ${this.id?.replace(/:/g, ' ') ?? ''} --help)`
+      ? `${parseMessage} (see afty ${this.id?.replace(/:/g, ' ') ?? ''} --help)`
       : message;
     if (this.jsonEnabled()) {
       this.logJson({
@@ -285,6 +310,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.flags?.verbose || process.env.DEBUG?.includes('afty'))
       this.logToStderr(error.stack ?? String(error));
     this.exit(code);
+  }
+
+  /** The long names of every flag this command takes. */
+  private knownFlagNames(): string[] {
+    const ctor = this.ctor as typeof BaseCommand;
+    const names = Object.keys({ ...ctor.baseFlags, ...ctor.flags });
+    return ctor.enableJsonFlag ? [...names, 'json'] : names;
   }
 
   protected async finally(error: Error | undefined): Promise<unknown> {

@@ -14,6 +14,16 @@ let cluster: ThrowawayCluster | undefined;
 let removeExitHook: (() => void) | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
+  try {
+    await startServices();
+  } catch (error) {
+    // Mocha prints the stack: the message alone is what to act on.
+    (error as Error).stack = (error as Error).message;
+    throw error;
+  }
+}
+
+async function startServices(): Promise<void> {
   await requireMariaDb();
   await requireRedis();
   if (process.env.AFTY_TEST_REDIS_CLUSTER) {

@@ -40,9 +40,16 @@ export function uniqueToken(length = 6): string {
 /** Fails loudly (never skips) when MariaDB is not reachable. */
 export async function requireMariaDb(): Promise<void> {
   const { default: knex } = await import('knex');
+  const url = new URL(MARIADB_URL);
   const db = knex({
     client: 'mysql2',
-    connection: { host: '127.0.0.1', port: 3306, user: 'root', connectTimeout: 3000 },
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      connectTimeout: 3000,
+    },
   });
   try {
     await db.raw('SELECT 1');

@@ -75,8 +75,11 @@ export async function startRedisCluster(): Promise<ThrowawayCluster> {
           '--dir',
           dir,
         ],
-        { stdio: 'ignore' },
+        // A process group of its own: a Ctrl-C in the terminal reaches mocha, whose exit hook
+        // stops the servers, and not the servers themselves, which would race it for their folder.
+        { stdio: 'ignore', detached: true },
       );
+      child.unref();
       children.push(child);
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);

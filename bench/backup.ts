@@ -68,7 +68,7 @@ const [[{ rowCount }]] = (await admin.raw('SELECT COUNT(*) AS rowCount FROM ??.?
 ])) as [[{ rowCount: number }]];
 
 const config = await loadConfig({ cwd: dir, env: {} });
-const registry = await Registry.open(config.central);
+const registry = await Registry.open(config);
 if (!(await registry.findTenant(TENANT))) {
   await registry.insertTenant({
     id: TENANT,

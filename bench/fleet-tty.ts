@@ -115,7 +115,10 @@ try {
   const server = ctx.servers.get('default');
   const target = (database: string) => ({ tenant: database, location: server.tenantLocation(database) });
   await migrateTenant(target(noop.databases[0]!), new TenantMigrationSource(ctx.config.migrations.directory));
-  writeSnapshot(ctx.config.migrations.snapshot, (await dumpSnapshot(target(noop.databases[0]!))).sql);
+  writeSnapshot(
+    ctx.config.migrations.snapshot,
+    (await dumpSnapshot(target(noop.databases[0]!), { rows: true })).sql,
+  );
   const snapshot = readSnapshot(ctx.config.migrations.snapshot)!;
   const limit = pLimit(8);
   await Promise.all(

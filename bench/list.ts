@@ -15,7 +15,7 @@ mkdirSync(dir, { recursive: true });
 writeFileSync(path.join(dir, 'afty.config.json'), '{}');
 
 const config = await loadConfig({ cwd: dir, env: {} });
-const registry = await Registry.open(config.central);
+const registry = await Registry.open(config);
 const now = toDbTime();
 const tenants = Array.from({ length: TENANTS }, (_, index) => {
   const id = `tenant-${String(index).padStart(5, '0')}`;

@@ -3,8 +3,8 @@
 //   afty db migrate --all  vs  a plain script calling the same up() functions (no lock, no bookkeeping)
 //   vs  a shell loop of `knex migrate:latest` per tenant (what a Node user would write).
 // Targets: afty ≤ 1.10× the plain script; ≥ 12× faster than the knex loop.
-// Also measured, to show the floors: the plain script plus each part of the bookkeeping DESIGN.md
-// requires — first knex's two tables, then also each migration in a transaction with its
+// Also measured, to show the floors: the plain script plus each part of the bookkeeping afty
+// keeps — first knex's two tables, then also each migration in a transaction with its
 // knex_migrations row (one more commit, i.e. a disk flush, per migration) — and how far the plain
 // script itself is from the knex loop (no tool running the same DDL can beat the plain script).
 import { writeFileSync } from 'node:fs';

@@ -27,7 +27,7 @@ try {
     new TenantMigrationSource(ctx.config.migrations.directory),
   );
   const snapshotFile = ctx.config.migrations.snapshot;
-  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!))).sql);
+  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!), { rows: true })).sql);
   const snapshot = readSnapshot(snapshotFile)!;
   const limit = pLimit(8);
   await Promise.all(

@@ -33,7 +33,7 @@ async function each(work: (database: string) => Promise<unknown>): Promise<numbe
 
 try {
   await migrateTenant(target(project.databases[0]!), source);
-  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!))).sql);
+  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!), { rows: true })).sql);
   // Warm-up: modules loaded once per process, as in a real run.
   await provisionSchema(target(project.databases[1]!), source, snapshotFile);
 

@@ -15,7 +15,7 @@ export class AftyContext {
   }
 
   registry(): Promise<Registry> {
-    this.registryPromise ??= Registry.open(this.config.central);
+    this.registryPromise ??= Registry.open(this.config);
     // A failed open must not be cached, or a retry in the same process would see the stale error.
     this.registryPromise.catch(() => {
       this.registryPromise = undefined;

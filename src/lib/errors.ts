@@ -1,5 +1,5 @@
 /**
- * Errors carry the process exit code from DESIGN.md so every layer can fail precisely
+ * Errors carry the process exit code (README, "Output and exit codes") so every layer can fail precisely
  * and the base command only has to render them.
  */
 export const ExitCode = {

@@ -8,7 +8,9 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { runCli, runJson, runUntilPaused } from '../support/cli.js';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../support/private-servers.js';
 import { createProject, TEST_SECRET, type TestProject } from '../support/project.js';
@@ -154,7 +156,7 @@ describe('child processes get the tenant credentials and a minimal environment (
     ['backup verify', ['backup', 'verify', '-t', 'alpha']],
   ] as const) {
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      it(`${command}: the option file is private (0700/0600) and gone after ${signal}`, async () => {
+      it(`${command}: the option file is private (0700/0600) and gone after ${signal} ×2`, async () => {
         const paused = await runUntilPaused([...args], 'option file', { cwd: project.dir, env });
         const [folder] = credentialFolders();
         assert.ok(folder, 'a credential folder while the tool runs');
@@ -163,9 +165,15 @@ describe('child processes get the tenant credentials and a minimal environment (
         const file = path.join(folder, 'client.cnf');
         assert.equal(statSync(file).mode & 0o777, 0o600);
         assert.match(readFileSync(file, 'utf8'), /^password=/m);
+        // The first signal lets the dump in flight finish (a graceful stop), so the file stays;
+        // the second aborts it, and the folder must go with the process.
+        paused.child.kill(signal);
+        const early = await Promise.race([paused.ended, delay(500).then(() => undefined)]);
+        assert.equal(early, undefined, 'one signal does not cut the dump short');
+        assert.ok(existsSync(file), 'the option file is kept while the dump may still use it');
         paused.child.kill(signal);
         const ended = await paused.ended;
-        assert.ok(ended.signal === signal || ended.exitCode !== 0, JSON.stringify(ended));
+        assert.equal(ended.exitCode, 128 + osConstants.signals[signal], JSON.stringify(ended));
         assert.deepEqual(credentialFolders(), []);
       });
     }

@@ -57,7 +57,7 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(result.exitCode, 0, result.stderr);
     assert.equal(result.json.dryRun, true);
     for (const tenant of result.json.tenants) {
-      assert.deepEqual(tenant.pending, ['001_users', '002_teams', '003_posts']);
+      assert.deepEqual(tenant.pending, ['001_users.js', '002_teams.cjs', '003_posts.mjs']);
       assert.deepEqual(tenant.applied, []);
     }
     const status = await json<StatusJson>(['db', 'status', '--all']);
@@ -78,7 +78,7 @@ describe('afty db (CLI, SQLite)', function () {
     for (const tenant of result.json.tenants) {
       assert.deepEqual(
         tenant.applied.map((step) => step.name),
-        ['001_users', '002_teams', '003_posts'],
+        ['001_users.js', '002_teams.cjs', '003_posts.mjs'],
       );
       assert.ok(
         tenant.applied.every((step) => Number.isInteger(step.ms) && step.ms >= 0),
@@ -122,12 +122,12 @@ describe('afty db (CLI, SQLite)', function () {
     // migration), each naming its tenant.
     assert.match(migrated.stderr, /^migrate: 3 tenants, \d+ at a time$/m);
     for (const id of ['alpha', 'bravo', 'charlie']) {
-      assert.match(migrated.stderr, new RegExp(`^  ${id}: 004_tags \\(\\d+ms\\)$`, 'm'));
+      assert.match(migrated.stderr, new RegExp(`^  ${id}: 004_tags.js \\(\\d+ms\\)$`, 'm'));
       assert.match(migrated.stderr, new RegExp(`^✓ ${id}: 1 applied \\(\\d+ms\\)$`, 'm'));
       assert.match(migrated.stdout, new RegExp(`^${id} +ok +\\d+ms +1 applied$`, 'm'));
     }
     const quiet = await cli(['db', 'migrate', '--all']);
-    assert.doesNotMatch(quiet.stderr, /004_tags/, 'without --verbose: one line per tenant, none per step');
+    assert.doesNotMatch(quiet.stderr, /004_tags.js/, 'without --verbose: one line per tenant, none per step');
     assert.match(quiet.stderr, /^✓ alpha: up to date \(\d+ms\)$/m);
     assert.equal((await cli(['db', 'status', '--all', '--check'])).exitCode, 0);
   });
@@ -142,23 +142,23 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(result.exitCode, 1);
     const bravo = result.json.tenants.find((tenant) => tenant.tenant === 'bravo')!;
     assert.equal(bravo.status, 'failed');
-    assert.match(bravo.error!, /migration 005_audit failed: .*already exists/);
+    assert.match(bravo.error!, /migration 005_audit.js failed: .*already exists/);
     for (const id of ['alpha', 'charlie']) {
       const tenant = result.json.tenants.find((entry) => entry.tenant === id)!;
       assert.deepEqual(
         tenant.applied.map((step) => step.name),
-        ['005_audit', '006_after'],
+        ['005_audit.js', '006_after.js'],
       );
     }
     await rows('bravo', 'DROP TABLE audit');
     await rows('bravo', 'CREATE TABLE audit (id INTEGER)');
     const pretty = await cli(['db', 'migrate', '-t', 'bravo']);
     assert.equal(pretty.exitCode, 1);
-    assert.match(pretty.stdout, /bravo.*failed.*migration 005_audit failed/);
+    assert.match(pretty.stdout, /bravo.*failed.*migration 005_audit.js failed/);
     assert.match(pretty.stdout, /1 tenant: 0 ok, 1 failed/);
     // The tenant's line names the failing migration and its error; the one after it never starts.
-    assert.match(pretty.stderr, /^✖ bravo: 005_audit: migration 005_audit failed: .*already exists/m);
-    assert.doesNotMatch(pretty.stderr, /006_after/);
+    assert.match(pretty.stderr, /^✖ bravo: 005_audit.js: migration 005_audit.js failed: .*already exists/m);
+    assert.doesNotMatch(pretty.stderr, /006_after.js/);
     await rows('bravo', 'DROP TABLE audit');
     assert.equal((await cli(['db', 'migrate', '-t', 'bravo'])).exitCode, 0);
   });
@@ -197,7 +197,7 @@ describe('afty db (CLI, SQLite)', function () {
     assert.equal(result.exitCode, 0, result.stderr);
     assert.deepEqual(
       result.json.tenants[0]!.rolledBack.map((step) => step.name),
-      ['007_more', '006_after'],
+      ['007_more.js', '006_after.js'],
     );
     assert.equal((await cli(['db', 'migrate', '-t', 'alpha'])).exitCode, 0);
     assert.equal((await cli(['db', 'rollback', '-t', 'alpha', '--step', '0', '--force'])).exitCode, 2);
@@ -356,7 +356,7 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
         ])) as [Array<{ name: string }>];
         assert.deepEqual(
           names.map((row) => row.name),
-          ['001_users', '002_teams', '003_posts', '004_slow'],
+          ['001_users.js', '002_teams.cjs', '003_posts.mjs', '004_slow.js'],
           `tenant ${id}`,
         );
         const applied = [first, second].flatMap((run) =>
@@ -393,7 +393,7 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
     const two = result.json.tenants.find((tenant) => tenant.tenant === 'two')!;
     assert.match(
       two.error!,
-      /migration 005_audit failed: Table 'audit' already exists; DDL it already ran is not rolled back/,
+      /migration 005_audit.js failed: Table 'audit' already exists; DDL it already ran is not rolled back/,
     );
     assert.equal(result.json.tenants.filter((tenant) => tenant.status === 'ok').length, 3);
   });

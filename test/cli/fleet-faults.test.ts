@@ -328,7 +328,7 @@ export async function down(knex) {
     assert.equal(run.exitCode, 1, run.stderr);
     const [slow, other] = run.json.tenants;
     assert.equal(slow!.status, 'timeout');
-    assert.equal(slow!.step, '013_slow');
+    assert.equal(slow!.step, '013_slow.js');
     assert.match(slow!.error!, /timed out after 2s/);
     assert.equal(other!.status, 'ok');
     assert.equal(run.json.totals.timeout, 1);
@@ -399,7 +399,7 @@ export async function down() {}
       json.tenants[0]!.error!,
       /server 127\.0\.0\.1:\d+ stopped answering: a query got no reply for \d+s/,
     );
-    assert.equal(json.tenants[0]!.step, '002_slow');
+    assert.equal(json.tenants[0]!.step, '002_slow.js');
     // The tenants that had not started fail at once on the dead server, not after a timeout each.
     assert.match(json.tenants[2]!.error!, /stopped answering/);
     // The frozen server kept the locks of the two tenants it froze in: the next run names them stale.

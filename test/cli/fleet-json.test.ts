@@ -150,11 +150,11 @@ describe('db rollback never wipes a fleet by surprise (issue: partial deploys)',
     assert.equal(dry.exitCode, 0, dry.stderr);
     assert.equal(dry.json.dryRun, true);
     const byTenant = Object.fromEntries(dry.json.tenants.map((row) => [row.tenant, row]));
-    assert.deepEqual(byTenant.alpha!.wouldRollBack, ['004_tags']);
+    assert.deepEqual(byTenant.alpha!.wouldRollBack, ['004_tags.js']);
     assert.equal(byTenant.bravo!.status, 'skipped');
     assert.match(
       byTenant.bravo!.error!,
-      /would undo its first batch \(3 migrations, its initial schema: 003_posts, 002_teams, 001_users\)/,
+      /would undo its first batch \(3 migrations, its initial schema: 003_posts.mjs, 002_teams.cjs, 001_users.js\)/,
     );
     assert.equal(await applied('alpha'), 4);
   });
@@ -165,7 +165,7 @@ describe('db rollback never wipes a fleet by surprise (issue: partial deploys)',
     const byTenant = Object.fromEntries(done.json.tenants.map((row) => [row.tenant, row]));
     assert.deepEqual(
       byTenant.alpha!.rolledBack.map((step) => step.name),
-      ['004_tags'],
+      ['004_tags.js'],
     );
     for (const id of ['bravo', 'charlie']) {
       assert.equal(byTenant[id]!.status, 'skipped');

@@ -61,9 +61,9 @@ describe('run records, resume, shards, canary and rollback of a run (CLI, SQLite
     assert.deepEqual(run.arguments, ['--all']);
     assert.equal(run.totals.ok, 12);
     assert.deepEqual((run.tenants[0]!.detail as { applied: string[] }).applied, [
-      '001_users',
-      '002_teams',
-      '003_posts',
+      '001_users.js',
+      '002_teams.cjs',
+      '003_posts.mjs',
     ]);
     assert.equal(run.parts.length, 1);
     assert.equal(run.parts[0]!.outcome, 'ok');
@@ -224,7 +224,7 @@ export async function down(knex) {
     for (const id of ids.filter((id) => id !== 't05')) {
       assert.equal(byTenant[id]!.status, 'skipped', id);
       assert.match(byTenant[id]!.error!, /not started: the canary failed/);
-      assert.ok(!(await recorded(id)).includes('007_canary'), `${id} untouched`);
+      assert.ok(!(await recorded(id)).includes('007_canary.js'), `${id} untouched`);
     }
     const pretty = await cli(['db', 'migrate', '--all', '--canary-tenants', 't05']);
     assert.match(
@@ -260,11 +260,11 @@ export async function down(knex) {
         ['t02', 'failed'],
       ],
     );
-    assert.deepEqual(dry.json.tenants[0]!.wouldRollBack, ['008_last']);
+    assert.deepEqual(dry.json.tenants[0]!.wouldRollBack, ['008_last.js']);
     assert.match(
       dry.json.tenants[1]!.error!,
       new RegExp(
-        `1 migration was applied after run ${deploy.json.run} \\(009_after\\) — roll those back first, or pass --force`,
+        `1 migration was applied after run ${deploy.json.run} \\(009_after.js\\) — roll those back first, or pass --force`,
       ),
     );
     const undone = await json<Undo>(['db', 'rollback', '--run', deploy.json.run, '--force']);
@@ -272,12 +272,12 @@ export async function down(knex) {
     for (const row of undone.json.tenants) {
       assert.deepEqual(
         row.rolledBack.map((step) => step.name),
-        ['008_last'],
+        ['008_last.js'],
         row.tenant,
       );
     }
-    assert.ok(!(await recorded('t01')).includes('008_last'));
-    assert.ok((await recorded('t02')).includes('009_after'), 'only what the run applied is undone');
+    assert.ok(!(await recorded('t01')).includes('008_last.js'));
+    assert.ok((await recorded('t02')).includes('009_after.js'), 'only what the run applied is undone');
     assert.deepEqual(await recorded('t03'), untouched, 'a tenant the run did not change is left alone');
     const notMigrate = await cli([
       'db',

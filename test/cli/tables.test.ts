@@ -4,7 +4,7 @@ import { stripVTControlCharacters } from 'node:util';
 import stringWidth from 'string-width';
 import { runCli, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { typeInTerminal as runInTerminal } from '../support/terminal.js';
+import { runInTerminal } from '../support/terminal.js';
 import { writeStandardFixture } from '../integration/migrations-fixture.js';
 
 const LONG_NAME = 'Acme Corporation International Holdings, Research and Development Division';
@@ -46,12 +46,20 @@ describe('tables (tenant list, backup list, db status)', function () {
         ],
         [
           ['db', 'status', '-t', 'acme'],
-          ['001_users', '002_teams', '003_posts'],
+          ['001_users.js', '002_teams.cjs', '003_posts.mjs'],
         ],
       ] as const) {
-        const { exitCode, output } = await runInTerminal(project, [...args], '', columns);
+        // What the operator sees, read back through a terminal emulator: a spinner shown while
+        // the command starts is overwritten, and a line wider than the terminal would wrap,
+        // which `text` joins back into one line that fails the width check.
+        const { exitCode, text: output } = await runInTerminal([...args], {
+          cwd: project.dir,
+          env: project.env,
+          columns,
+          rows: 50,
+        });
         assert.equal(exitCode, 0, output);
-        const lines = output.split(/\r?\n/);
+        const lines = output.split('\n');
         for (const line of lines) {
           assert.ok(
             stringWidth(line) <= columns,

@@ -6,7 +6,7 @@ import { createProject, type TestProject } from '../support/project.js';
 import { runCli, runJson } from '../support/cli.js';
 import { mariadbAdmin, requireMariaDb } from '../support/services.js';
 
-/** The documented keys of a tenant in --json output (README, "JSON shapes"). */
+/** The documented keys of a tenant in --json output (docs/json.md). */
 const TENANT_KEYS = [
   'createdAt',
   'database',

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createKnex } from '../../src/lib/servers/knex.js';
 import { runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
@@ -60,8 +63,47 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
   });
   after(() => project.cleanup());
 
+  it('commands that touch a database show a spinner or a first line within 200 ms of starting', async function () {
+    this.timeout(240_000);
+    const firstOutputMs = async (args: string[], cwd = project.dir) => {
+      const started = performance.now();
+      let first = Number.POSITIVE_INFINITY;
+      const run = await runInPty(args, {
+        cwd,
+        env: project.env,
+        onOutput: (raw) => {
+          if (first === Number.POSITIVE_INFINITY && raw.trim()) first = performance.now() - started;
+        },
+      });
+      return { first, exitCode: run.exitCode, took: run.durationMs, raw: run.raw };
+    };
+    // What loading oclif and a command costs here, with no work: its help (not the fast path).
+    const loads: number[] = [];
+    for (let index = 0; index < 3; index += 1)
+      loads.push((await firstOutputMs(['tenant', 'create', '--help'])).first);
+    const baseline = Math.min(...loads);
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'afty-init-tty-'));
+    try {
+      for (const [args, cwd] of [
+        [['test', 'all'], project.dir],
+        [['diagnose'], project.dir],
+        [['db', 'snapshot', '--output', path.join(project.dir, 'snap.sql')], project.dir],
+        [['init', '--yes'], elsewhere],
+        [['tenant', 'create', 'charlie', '--migrate'], project.dir],
+      ] as const) {
+        const result = await firstOutputMs([...args], cwd);
+        assert.ok(
+          result.first <= baseline + 200,
+          `afty ${args.join(' ')}: first output after ${Math.round(result.first)} ms (loading takes ${Math.round(baseline)} ms; the run ${Math.round(result.took)} ms)`,
+        );
+      }
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('--verbose keeps a line per migration above the live view; the summary lists the failure and fits', async () => {
-    // bravo already has the table 002_teams creates: it fails there with a long error.
+    // bravo already has the table 002_teams.cjs creates: it fails there with a long error.
     const ctx = await project.context();
     try {
       const record = (await (await ctx.registry()).findTenant('bravo'))!;
@@ -81,10 +123,10 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
     const text = [...run.scrollback, ...run.screen].join('\n');
     assert.match(
       text,
-      /^ {2}alpha: 001_users \(\d+ms\)\n {2}alpha: 002_teams \(\d+ms\)\n {2}alpha: 003_posts \(\d+ms\)$/m,
+      /^ {2}alpha: 001_users.js \(\d+ms\)\n {2}alpha: 002_teams.cjs \(\d+ms\)\n {2}alpha: 003_posts.mjs \(\d+ms\)$/m,
     );
     assert.match(text, /^✓ alpha: 3 applied \(\d+ms\)$/m);
-    assert.doesNotMatch(text, /bravo: 002_teams \(/, 'the failed migration has no success line');
+    assert.doesNotMatch(text, /bravo: 002_teams.cjs \(/, 'the failed migration has no success line');
     assert.doesNotMatch(text, /elapsed/, 'the live view is gone once the run ends');
     const lines = text.split('\n');
     const head = lines.findIndex((line) => /^tenant {2}/.test(line));
@@ -97,7 +139,7 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
       table.every((line) => [...line].length <= 60),
       `every table line fits 60 columns:\n${table.join('\n')}`,
     );
-    assert.match(text, /bravo.*failed.*002_teams/s);
+    assert.match(text, /bravo.*failed.*002_teams.cjs/s);
     assert.match(text, /2 tenants: 1 ok, 1 failed/);
   });
 });

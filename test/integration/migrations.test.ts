@@ -71,11 +71,11 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       await project?.cleanup();
     });
 
-    it('migrates several tenants (ESM + CommonJS, *.d.ts ignored), names without extension, stamps the registry', async () => {
+    it('migrates several tenants (ESM + CommonJS, *.d.ts ignored), recorded under their file names as knex does, stamps the registry', async () => {
       const source = sourceOf(ctx);
       assert.deepEqual(
         source.list().map((file) => file.name),
-        ['001_users', '002_teams', '003_posts'],
+        ['001_users.js', '002_teams.cjs', '003_posts.mjs'],
       );
       for (const tenant of tenants) {
         const steps: string[] = [];
@@ -84,10 +84,10 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
         });
         assert.deepEqual(
           result.applied.map((step) => step.name),
-          ['001_users', '002_teams', '003_posts'],
+          ['001_users.js', '002_teams.cjs', '003_posts.mjs'],
         );
-        assert.deepEqual(steps, ['001_users', '002_teams', '003_posts']);
-        assert.deepEqual(await recorded(tenant), ['001_users', '002_teams', '003_posts']);
+        assert.deepEqual(steps, ['001_users.js', '002_teams.cjs', '003_posts.mjs']);
+        assert.deepEqual(await recorded(tenant), ['001_users.js', '002_teams.cjs', '003_posts.mjs']);
         assert.ok((await reload(tenant)).lastMigratedAt, 'last_migrated_at set');
       }
       // Nothing pending: no lock taken, nothing written, registry untouched.
@@ -103,10 +103,10 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       assert.deepEqual(
         status.migrations.map((entry) => [entry.name, entry.state, entry.batch]),
         [
-          ['001_users', 'applied', 1],
-          ['002_teams', 'applied', 1],
-          ['003_posts', 'applied', 1],
-          ['004_tags', 'pending', null],
+          ['001_users.js', 'applied', 1],
+          ['002_teams.cjs', 'applied', 1],
+          ['003_posts.mjs', 'applied', 1],
+          ['004_tags.js', 'pending', null],
         ],
       );
       assert.ok(
@@ -118,7 +118,7 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       const stepped = await migrateRegistered(ctx, tenants[0]!, sourceOf(ctx), { step: 1 });
       assert.deepEqual(
         stepped.applied.map((step) => step.name),
-        ['004_tags'],
+        ['004_tags.js'],
       );
       assert.equal(stepped.batch, 2);
       // A recorded migration whose file is gone is "missing", and migrate refuses.
@@ -126,14 +126,14 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       rmSync(path.join(migrationsDir(), '004_tags.js'));
       status = await tenantStatus(targetOf(ctx, tenants[0]!), sourceOf(ctx));
       assert.deepEqual(status.migrations.at(-1), {
-        name: '004_tags',
+        name: '004_tags.js',
         state: 'missing',
         batch: 2,
         appliedAt: status.migrations.at(-1)!.appliedAt,
       });
       await assert.rejects(
         migrateRegistered(ctx, tenants[0]!, sourceOf(ctx), {}),
-        /004_tags is recorded but missing on disk/,
+        /004_tags.js is recorded but missing on disk/,
       );
       writeScripts(migrationsDir(), { '004_tags.js': createTableMigration('tags') });
     });
@@ -143,18 +143,18 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       const back = await rollbackTenant(targetOf(ctx, alpha), sourceOf(ctx));
       assert.deepEqual(
         back.rolledBack.map((step) => step.name),
-        ['004_tags'],
+        ['004_tags.js'],
       );
       const two = await rollbackTenant(targetOf(ctx, alpha), sourceOf(ctx), { step: 2 });
       assert.deepEqual(
         two.rolledBack.map((step) => step.name),
-        ['003_posts', '002_teams'],
+        ['003_posts.mjs', '002_teams.cjs'],
       );
-      assert.deepEqual(await recorded(alpha), ['001_users']);
+      assert.deepEqual(await recorded(alpha), ['001_users.js']);
       const forward = await migrateRegistered(ctx, alpha, sourceOf(ctx), {});
       assert.deepEqual(
         forward.applied.map((step) => step.name),
-        ['002_teams', '003_posts', '004_tags'],
+        ['002_teams.cjs', '003_posts.mjs', '004_tags.js'],
       );
     });
 
@@ -216,7 +216,7 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       const result = await migrateRegistered(ctx, charlie, sourceOf(ctx), {});
       assert.deepEqual(
         result.applied.map((step) => step.name),
-        ['004_tags', '005_more'],
+        ['004_tags.js', '005_more.js'],
       );
     });
 
@@ -239,7 +239,7 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       for (const [index, tenant] of tenants.entries()) {
         const names = await recorded(tenant);
         assert.equal(new Set(names).size, names.length, `no duplicates for ${tenant.id}: ${names.join(',')}`);
-        assert.ok(names.includes('006_slow'), "names.includes('006_slow')");
+        assert.ok(names.includes('006_slow.js'), "names.includes('006_slow.js')");
         const outcomes = [first[index], second[index]];
         assert.ok(
           outcomes.includes('locked') ||
@@ -302,16 +302,16 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
         const migrated = await migrateRegistered(ctx, alpha, sourceOf(ctx), {});
         assert.deepEqual(
           migrated.applied.map((step) => step.name),
-          ['006_zz_outside_transaction'],
+          ['006_zz_outside_transaction.js'],
         );
         assert.deepEqual(await lockRows(), [0], 'freed after migrate');
         const rolledBack = await rollbackTenant(targetOf(ctx, alpha), sourceOf(ctx));
         assert.deepEqual(
           rolledBack.rolledBack.map((step) => step.name),
-          ['006_zz_outside_transaction'],
+          ['006_zz_outside_transaction.js'],
         );
         assert.deepEqual(await lockRows(), [0], 'freed after rollback');
-        assert.ok(!(await recorded(alpha)).includes('006_zz_outside_transaction'));
+        assert.ok(!(await recorded(alpha)).includes('006_zz_outside_transaction.js'));
       } finally {
         const { rmSync } = await import('node:fs');
         rmSync(path.join(migrationsDir(), file));
@@ -333,28 +333,28 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       assert.equal(outcomes[2]!.status, 'fulfilled');
       const failed = outcomes[1] as PromiseRejectedResult;
       assert.equal(failed.status, 'rejected');
-      assert.match(failed.reason.message, /migration 007_audit failed/);
+      assert.match(failed.reason.message, /migration 007_audit.js failed/);
       if (driver === 'mariadb')
         assert.match(failed.reason.message, /not rolled back \(MySQL commits DDL implicitly\)/);
       assert.equal(failed.reason.tenant, 'bravo');
       assert.ok(
-        !(await recorded(bravo)).includes('007_audit'),
-        "!(await recorded(bravo)).includes('007_audit')",
+        !(await recorded(bravo)).includes('007_audit.js'),
+        "!(await recorded(bravo)).includes('007_audit.js')",
       );
       assert.ok(
-        (await recorded(alpha)).includes('008_after'),
-        "(await recorded(alpha)).includes('008_after')",
+        (await recorded(alpha)).includes('008_after.js'),
+        "(await recorded(alpha)).includes('008_after.js')",
       );
       assert.ok(
-        (await recorded(charlie)).includes('008_after'),
-        "(await recorded(charlie)).includes('008_after')",
+        (await recorded(charlie)).includes('008_after.js'),
+        "(await recorded(charlie)).includes('008_after.js')",
       );
       // The lock was freed: fixing the schema and rerunning converges.
       await query(bravo, 'DROP TABLE audit_log');
       const fixed = await migrateRegistered(ctx, bravo, sourceOf(ctx), {});
       assert.deepEqual(
         fixed.applied.map((step) => step.name),
-        ['007_audit', '008_after'],
+        ['007_audit.js', '008_after.js'],
       );
     });
 
@@ -392,13 +392,16 @@ export async function down(knex) { await knex.schema.dropTable('sleepy'); }
           assert.ok(killed, 'found the sleeping migration to kill');
           const outcomes = await running;
           assert.equal(outcomes[1]!.status, 'rejected');
-          assert.match((outcomes[1] as PromiseRejectedResult).reason.message, /migration 009_sleepy failed/);
+          assert.match(
+            (outcomes[1] as PromiseRejectedResult).reason.message,
+            /migration 009_sleepy.js failed/,
+          );
           assert.equal(outcomes[0]!.status, 'fulfilled');
           assert.equal(outcomes[2]!.status, 'fulfilled');
           const names = await recorded(victim);
           assert.ok(
-            !names.includes('009_sleepy') && !names.includes('010_last'),
-            "!names.includes('009_sleepy') && !names.includes('010_last')",
+            !names.includes('009_sleepy.js') && !names.includes('010_last.js'),
+            "!names.includes('009_sleepy.js') && !names.includes('010_last.js')",
           );
           const [lock] = await query<{ is_locked: number }>(
             victim,
@@ -412,7 +415,7 @@ export async function down(knex) { await knex.schema.dropTable('sleepy'); }
         const rerun = await migrateRegistered(ctx, victim, sourceOf(ctx), {});
         assert.deepEqual(
           rerun.applied.map((step) => step.name),
-          ['009_sleepy', '010_last'],
+          ['009_sleepy.js', '010_last.js'],
         );
         for (const tenant of tenants) {
           const status = await tenantStatus(targetOf(ctx, tenant), sourceOf(ctx));
@@ -430,7 +433,7 @@ export async function down(knex) { await knex.raw('DROP VIEW user_names'); }
 `,
       });
       await migrateRegistered(ctx, tenants[0]!, sourceOf(ctx), {});
-      const dump = await dumpSnapshot(targetOf(ctx, tenants[0]!));
+      const dump = await dumpSnapshot(targetOf(ctx, tenants[0]!), { rows: false });
       writeSnapshot(snapshotFile, dump.sql);
       const server = ctx.servers.get(ctx.servers.names[0]!);
       const check = await checkSnapshot(ctx, server, sourceOf(ctx), snapshotFile);
@@ -450,7 +453,7 @@ export async function down(knex) { await knex.raw('DROP VIEW user_names'); }
       assert.equal(migrated!.fromSnapshot, dump.meta.migrations.length);
       assert.deepEqual(
         migrated!.applied.map((step) => step.name),
-        ['011_newest'],
+        ['011_newest.js'],
       );
       const delta = await resolveTenant(await ctx.registry(), 'delta');
       assert.ok(delta.lastMigratedAt, 'delta.lastMigratedAt');
@@ -475,7 +478,7 @@ export async function down(knex) { await knex.raw('DROP VIEW user_names'); }
       const server = ctx.servers.get(ctx.servers.names[0]!);
       await assert.rejects(
         createTenant(ctx, { id: 'echo' }, { extraSteps: provisioningSteps(ctx, {}) }),
-        /migration 012_broken failed/,
+        /migration 012_broken.js failed/,
       );
       assert.equal(await (await ctx.registry()).findTenant('echo'), undefined);
       assert.equal(await server.databaseExists(`${project.prefix}echo`), false);

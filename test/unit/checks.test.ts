@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, type TestSuites } from 'junit2json';
 import {
-  renderReport,
   reportExitCode,
   runChecks,
   selectCategories,
@@ -18,6 +17,7 @@ import {
   type CheckResult,
 } from '../../src/lib/checks/index.js';
 import { latencyStats, sampleTargets } from '../../src/lib/checks/probes.js';
+import { renderReport } from '../../src/lib/ui/check-reporters.js';
 import { insecureSettings } from '../../src/lib/checks/diagnose.js';
 import { grantViolations, parseGrants } from '../../src/lib/checks/security.js';
 import { loadConfig, type AftyConfig } from '../../src/lib/config/index.js';

@@ -9,6 +9,7 @@ import {
   readSnapshot,
   splitClasses,
 } from '../../src/lib/migrations/index.js';
+import { describeData, diffData } from '../../src/lib/migrations/data.js';
 import { planMigrations } from '../../src/lib/migrations/migrator.js';
 import { listScripts, loadFunctions } from '../../src/lib/migrations/scripts.js';
 import { TenantMigrationSource } from '../../src/lib/migrations/source.js';
@@ -38,7 +39,7 @@ describe('migration and seed files', () => {
     assert.deepEqual(listScripts(path.join(dir, 'absent'), 'migration'), []);
   });
 
-  it('refuses two files with the same name (exit 2), since names carry no extension', () => {
+  it('refuses two files with the same name without extension (exit 2): a .ts and its built .js are one migration', () => {
     write('001_a.js', '');
     write('001_a.ts', '');
     assert.throws(
@@ -77,14 +78,50 @@ describe('migration and seed files', () => {
   });
 
   it('plans pending and missing migrations', () => {
-    const files = ['a', 'b', 'c'].map((name) => ({ name, file: name }));
+    const files = ['a.js', 'b.js', 'c.js'].map((name) => ({ name, stem: name.slice(0, -3), file: name }));
     const plan = planMigrations(files, [
-      { name: 'a', batch: 1, appliedAt: null },
-      { name: 'gone', batch: 1, appliedAt: null },
+      { name: 'a.js', batch: 1, appliedAt: null },
+      { name: 'gone.js', batch: 1, appliedAt: null },
     ]);
-    assert.deepEqual(plan.pending, ['b', 'c']);
-    assert.deepEqual(plan.missing, ['gone']);
-    assert.deepEqual(planMigrations(files, undefined).pending, ['a', 'b', 'c']);
+    assert.deepEqual(plan.pending, ['b.js', 'c.js']);
+    assert.deepEqual(plan.missing, ['gone.js']);
+    assert.deepEqual(plan.renames, []);
+    assert.deepEqual(planMigrations(files, undefined).pending, ['a.js', 'b.js', 'c.js']);
+  });
+
+  it('matches records without extension (afty before 0.2) or with another script extension, and renames them to the file name', () => {
+    const file = (name: string, stem: string) => ({ name, stem, file: name });
+    const files = [file('001_a.js', '001_a'), file('002_b.cjs', '002_b'), file('003_c.js', '003_c')];
+    const record = (name: string) => ({ name, batch: 1, appliedAt: null });
+    const plan = planMigrations(files, [record('001_a'), record('002_b.cjs'), record('003_c.ts')]);
+    assert.deepEqual(plan.pending, []);
+    assert.deepEqual(plan.missing, []);
+    assert.deepEqual(plan.renames, [
+      { from: '001_a', to: '001_a.js' },
+      { from: '003_c.ts', to: '003_c.js' },
+    ]);
+    // Both spellings recorded: applied once, nothing renamed onto an existing name.
+    const both = planMigrations(files, [record('001_a'), record('001_a.js')]);
+    assert.deepEqual(both.pending, ['002_b.cjs', '003_c.js']);
+    assert.deepEqual(both.renames, []);
+    // Another stem is another migration.
+    assert.deepEqual(planMigrations(files, [record('001_a.x')]).missing, ['001_a.x']);
+  });
+
+  it('lists migrations under their file names, sorted as knex sorts them (extension included)', () => {
+    write('001_a.js', '');
+    write('001_a-b.cjs', '');
+    write('002_c.mjs', '');
+    write('002_c.d.ts', '');
+    const source = new TenantMigrationSource(dir);
+    // '-' sorts before '.', so knex runs 001_a-b.cjs first.
+    assert.deepEqual(
+      source.list().map((entry) => entry.name),
+      ['001_a-b.cjs', '001_a.js', '002_c.mjs'],
+    );
+    assert.equal(source.fileOf('001_a')?.name, '001_a.js');
+    assert.equal(source.fileOf('002_c.ts')?.name, '002_c.mjs');
+    assert.equal(source.fileOf('003_d.js'), undefined);
   });
 
   it('seeders: default first; --class keeps the given order; unknown lists what exists', () => {
@@ -112,8 +149,18 @@ describe('schema snapshot', () => {
   it('diffs tables, columns, indexes and foreign keys', () => {
     const base = {
       tables: {
-        users: { columns: ['id int'], indexes: ['PRIMARY (id)'], foreignKeys: [] as string[] },
-        posts: { columns: ['id int'], indexes: [], foreignKeys: ['(user_id) → users (id)'] },
+        users: {
+          collation: 'utf8mb4_unicode_ci' as string | null,
+          columns: ['id int'],
+          indexes: ['PRIMARY (id)'],
+          foreignKeys: [] as string[],
+        },
+        posts: {
+          collation: 'utf8mb4_unicode_ci' as string | null,
+          columns: ['id int'],
+          indexes: [],
+          foreignKeys: ['(user_id) → users (id)'],
+        },
       },
       views: ['v'],
     };
@@ -121,16 +168,34 @@ describe('schema snapshot', () => {
     const changed = structuredClone(base);
     changed.tables.users.columns.push('email varchar(10)');
     changed.tables.posts.foreignKeys = [];
+    changed.tables.posts.collation = 'utf8mb4_general_ci';
     delete (changed.tables as Record<string, unknown>).users;
     changed.tables = {
       ...changed.tables,
-      extra: { columns: [], indexes: [], foreignKeys: [] },
+      extra: { collation: null, columns: [], indexes: [], foreignKeys: [] },
     } as typeof changed.tables;
     assert.deepEqual(diffSchemas(base, changed), [
       'table extra: only in the snapshot',
+      'table posts: collation utf8mb4_general_ci in the snapshot, utf8mb4_unicode_ci in the migrations',
       'table posts: foreign key (user_id) → users (id) missing from the snapshot',
       'table users: missing from the snapshot',
     ]);
+  });
+
+  it('diffs the rows migrations wrote, as a multiset, a few lines per table', () => {
+    const rows = (...names: string[]) => names.map((name) => JSON.stringify({ name }));
+    assert.deepEqual(diffData({ roles: rows('a', 'b') }, { roles: rows('b', 'a') }), []);
+    assert.deepEqual(diffData({ roles: rows('a', 'a') }, { roles: rows('a'), extra: rows('x') }), [
+      'table extra: row {"name":"x"} only in the snapshot',
+      'table roles: row {"name":"a"} missing from the snapshot',
+    ]);
+    const many = rows(...'abcdefg'.split(''));
+    assert.deepEqual(diffData({ t: many }, {}).slice(-1), ['table t: 2 more rows missing from the snapshot']);
+    // Times only count as set or null: a migration writing now() is not drift.
+    const at = (time: Date | null) =>
+      describeData([{ table: 't', columns: ['id', 'at'], temporal: ['at'], rows: [{ id: 1, at: time }] }]);
+    assert.deepEqual(at(new Date(1)), at(new Date(2)));
+    assert.notDeepEqual(at(new Date(1)), at(null));
   });
 
   it('refuses a file that is not an afty snapshot (exit 2)', () => {

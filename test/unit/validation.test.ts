@@ -6,12 +6,63 @@ import {
   validateDomain,
   validateIp,
   validateStatus,
+  validateDatabaseName,
   validateTenantId,
+  validateTenantKey,
   validateTenantName,
   validateText,
 } from '../../src/lib/validation/index.js';
 
 describe('validation', () => {
+  describe('registry tenant ids (any registry: UUIDs, integers, slugs)', () => {
+    for (const id of [
+      '550e8400-e29b-41d4-a716-446655440000',
+      '42',
+      'acme',
+      'Acme_Co',
+      'a.b:c@d',
+      'x'.repeat(64),
+    ]) {
+      it(`accepts ${id.slice(0, 40)}`, () => assert.equal(validateTenantKey(id), id));
+    }
+    for (const id of [
+      '',
+      "it's",
+      'say"no',
+      'back\\slash',
+      'a/b',
+      '../etc',
+      '.hidden',
+      'a b',
+      'tab\there',
+      'new\nline',
+      'brace{x}',
+      'tick`',
+      'x'.repeat(65),
+      'аcme',
+      '-lead',
+    ]) {
+      it(`rejects ${JSON.stringify(id)} with exit 2`, () => {
+        assert.throws(
+          () => validateTenantKey(id),
+          (error: unknown) =>
+            error instanceof InputError && error.exitCode === 2 && /invalid tenant id/.test(error.message),
+        );
+      });
+    }
+  });
+
+  describe('database names', () => {
+    for (const name of ['tenant_acme', 'tenant550e8400-e29b-41d4-a716-446655440000', 'Legacy$1']) {
+      it(`accepts ${name}`, () => assert.equal(validateDatabaseName(name, '--database'), name));
+    }
+    for (const name of ['', 'a.b', 'a`b', 'a b', "a'b", 'a/b', 'x'.repeat(65)]) {
+      it(`rejects ${JSON.stringify(name)}`, () => {
+        assert.throws(() => validateDatabaseName(name, '--database'), /invalid --database/);
+      });
+    }
+  });
+
   describe('tenant ids', () => {
     for (const id of ['ab', 'acme', 'acme-co', 'a1', `a${'b'.repeat(39)}`]) {
       it(`accepts ${id}`, () => assert.equal(validateTenantId(id), id));

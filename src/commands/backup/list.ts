@@ -37,14 +37,14 @@ export default class BackupList extends BaseCommand<typeof BackupList> {
   };
 
   async run(): Promise<BackupListJson> {
-    const [{ backupTenants, listBackups }, { validateTenantId }] = await Promise.all([
+    const [{ backupTenants, listBackups }, { validateTenantKey }] = await Promise.all([
       import('../../lib/backup/index.js'),
       import('../../lib/validation/index.js'),
     ]);
     const ctx = await this.context();
     const directory = ctx.config.backup.directory;
     const tenants = this.flags.tenant.length
-      ? this.flags.tenant.map((id) => validateTenantId(id))
+      ? this.flags.tenant.map((id) => validateTenantKey(id))
       : await backupTenants(directory);
     const backups: BackupListJson['backups'] = [];
     for (const tenant of tenants) {

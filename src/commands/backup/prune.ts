@@ -46,7 +46,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
   };
 
   async run(): Promise<BackupPruneJson> {
-    const [{ backupTenants, parseAge, pruneBackups }, { validateTenantId }, errors] = await Promise.all([
+    const [{ backupTenants, parseAge, pruneBackups }, { validateTenantKey }, errors] = await Promise.all([
       import('../../lib/backup/index.js'),
       import('../../lib/validation/index.js'),
       import('../../lib/errors.js'),
@@ -72,7 +72,7 @@ export default class BackupPrune extends FleetCommand<typeof BackupPrune> {
             ...(await (await ctx.registry()).listTenants({})).map((tenant) => tenant.id),
           ]),
         ].sort()
-      : this.flags.tenant.map((id) => validateTenantId(id));
+      : this.flags.tenant.map((id) => validateTenantKey(id));
     if (tenants.length === 1) this.auditTenant = tenants[0];
     const dryRun = Boolean(this.flags['dry-run']);
     if (!dryRun) {

@@ -40,7 +40,7 @@ export default class DbSeed extends FleetCommand<typeof DbSeed> {
     if (classes || !prompts.canPrompt()) {
       seeders = lib.seedersFor(ctx, classes);
     } else {
-      const available = lib.listSeeders(ctx.config.seeds.directory);
+      const available = lib.configuredSeeders(ctx);
       const picked = await prompts.askChoices(
         'Which seeders?',
         available.map((seeder) => ({

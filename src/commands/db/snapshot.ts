@@ -16,7 +16,7 @@ interface SnapshotJson {
 export default class DbSnapshot extends BaseCommand<typeof DbSnapshot> {
   static summary =
     'Write the tenant schema snapshot that new tenants load instead of replaying every migration';
-  static description = `Without --tenant, the migrations are replayed into a scratch database (dropped afterwards) and its schema is dumped; with --tenant, that fully migrated tenant's schema is. The file (migrations.snapshot) holds the schema, knex's tables and the list of migrations it covers; tenant create --migrate loads it and then runs only newer migrations. --check proves the snapshot gives what the migrations give (tables, columns, indexes, foreign keys) and exits 1 on drift.`;
+  static description = `Without --tenant, the migrations are replayed into a scratch database (dropped afterwards) and its schema is dumped; with --tenant, that fully migrated tenant's schema is. The file (migrations.snapshot) holds the schema, knex's tables, the list of migrations it covers and (built without --tenant) the rows the migrations wrote; tenant create --migrate loads it and then runs only newer migrations. --check proves the snapshot gives what the migrations give (tables, columns with charset and collation, indexes, foreign keys, rows) and exits 1 on drift.`;
   static examples = [
     '<%= config.bin %> db snapshot',
     '<%= config.bin %> db snapshot --tenant acme --output migrations/tenant/schema.sql',
@@ -86,16 +86,25 @@ export default class DbSnapshot extends BaseCommand<typeof DbSnapshot> {
       const target = lib.targetOf(ctx, tenant);
       const status = await lib.tenantStatus(target, source);
       lib.assertFullyMigrated(status.pending, status.missing, tenant.id);
-      dump = await lib.dumpSnapshot(target);
+      // A live tenant's rows are its customers' data, never part of a snapshot.
+      dump = await lib.dumpSnapshot(target, { rows: false });
     } else {
       dump = await lib.withScratchDatabase(ctx, server, async (target) => {
         await lib.migrateTenant(target, source);
-        return lib.dumpSnapshot(target);
+        return lib.dumpSnapshot(target, { rows: true });
       });
     }
     lib.writeSnapshot(file, dump.sql);
+    const rows = Object.values(dump.meta.rows ?? {}).reduce((sum, count) => sum + count, 0);
+    const tables = Object.keys(dump.meta.rows ?? {}).length;
     this.log(
-      `Wrote ${file}: ${dump.meta.driver} schema covering ${dump.meta.migrations.length} migration${dump.meta.migrations.length === 1 ? '' : 's'}${tenantId ? ` (from tenant ${tenantId})` : ''}`,
+      `Wrote ${file}: ${dump.meta.driver} schema covering ${dump.meta.migrations.length} migration${dump.meta.migrations.length === 1 ? '' : 's'}${
+        tenantId
+          ? ` (from tenant ${tenantId}; schema only: rows the migrations write come with a snapshot built without --tenant, and --check shows any they lack)`
+          : rows
+            ? `, with ${rows} row${rows === 1 ? '' : 's'} the migrations wrote in ${tables} table${tables === 1 ? '' : 's'}`
+            : ''
+      }`,
     );
     return {
       file,

@@ -10,11 +10,15 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
   static examples = [
     '<%= config.bin %> tenant create acme --name "Acme Inc" --domain acme.example.com',
     '<%= config.bin %> tenant create beta --server eu --status suspended --json',
+    '<%= config.bin %> tenant create gamma --database legacy_gamma_db',
   ];
   static audited = true;
 
   static args = {
-    id: Args.string({ description: 'tenant id: 2-40 of a-z, 0-9, -; a letter first', required: true }),
+    id: Args.string({
+      description:
+        'tenant id: 2-40 of a-z, 0-9, -; a letter first [default: generated, when the registry generates ids]',
+    }),
   };
 
   static flags = {
@@ -27,6 +31,10 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
     }),
     server: Flags.string({
       description: 'server to place the database on [default: the one with the fewest tenants]',
+    }),
+    database: Flags.string({
+      description:
+        "database name [default: the registry's naming: tenancy.databasePrefix + id, or stancl's prefix + id + suffix]",
     }),
     status: Flags.string({ options: [...TENANT_STATUSES], default: 'active', description: 'initial status' }),
     migrate: Flags.boolean({
@@ -52,6 +60,7 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
       name: this.flags.name,
       domains: this.flags.domain,
       server: this.flags.server,
+      database: this.flags.database,
       status: this.flags.status as (typeof TENANT_STATUSES)[number],
       migrate: this.flags.migrate,
       seed: this.flags.seed,
@@ -73,6 +82,7 @@ export default class TenantCreate extends BaseCommand<typeof TenantCreate> {
       extraSteps,
     });
     const registry = await ctx.registry();
+    this.auditTenant = tenant.id;
     const view = tenantView(tenant, await registry.listDomains([tenant.id]));
     this.log(
       `Created tenant ${view.id} (database ${view.database} on server ${view.server}${view.dbUser ? `, user ${view.dbUser}` : ''})`,

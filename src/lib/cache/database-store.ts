@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { validateTenantId } from '../validation/index.js';
+import { validateTenantKey } from '../validation/index.js';
 import {
   globToRegExp,
   notAnInteger,
@@ -39,7 +39,7 @@ export class DatabaseTenantCache implements TenantCache {
     private readonly db: Knex,
     readonly tenant: string,
   ) {
-    validateTenantId(tenant);
+    validateTenantKey(tenant);
   }
 
   async get(key: string): Promise<string | null> {

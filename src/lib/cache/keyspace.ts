@@ -1,8 +1,8 @@
 import { InputError, OperationError } from '../errors.js';
-import { describeValue, validateTenantId } from '../validation/index.js';
+import { describeValue, validateTenantKey } from '../validation/index.js';
 
 /**
- * The cache keyspace shared by afty and the applications (DESIGN.md, "Cache keyspace"):
+ * The cache keyspace shared by afty and the applications (docs/cache.md, "Keyspace"):
  *
  *   <prefix>t:{<tenant>}:<key>          a tenant's value
  *   <prefix>t:{<tenant>}:tag:<tag>      a tag: a set of the tenant's key names
@@ -104,7 +104,7 @@ export class TenantKeyspace {
     readonly tenant: string,
   ) {
     validatePrefix(prefix);
-    validateTenantId(tenant);
+    validateTenantKey(tenant);
     this.base = `${prefix}t:{${tenant}}:`;
   }
 

@@ -60,7 +60,7 @@ export const orphanDatabases: ServerCheck = {
   id: 'database.orphans',
   category: 'database',
   title: 'no database with the tenant prefix lacks a tenant',
-  remedy: 'register the database as a tenant (afty backup restore) or drop it after checking its contents',
+  remedy: 'register the database as a tenant (afty tenant adopt) or drop it after checking its contents',
   scope: 'server',
   async run(ctx, server) {
     // Half-created tenants own their databases too: diagnose reports them as tenants.provisioning.
@@ -69,7 +69,7 @@ export const orphanDatabases: ServerCheck = {
         .filter((tenant) => tenant.server === server.name)
         .map((tenant) => tenant.database),
     );
-    const prefix = ctx.afty.config.tenancy.databasePrefix;
+    const prefix = (await ctx.afty.registry()).databasePrefix;
     // A tenant's backup safety copies (<database>$s…) are owned by it and pruned by afty backup prune.
     const isSafetyCopy = (database: string) =>
       owned.has(database.split(SAFETY_MARK)[0]!) && database.includes(SAFETY_MARK);
@@ -88,7 +88,7 @@ export const orphanDatabases: ServerCheck = {
       status: 'warn',
       message: `${orphans.length} database(s) on "${server.name}" with prefix ${prefix} and no tenant: ${orphans.join(', ')}`,
       details: { orphans },
-      remedy: `check the contents, then register it as a tenant (afty backup restore) or drop it: ${orphans.map((database) => `${database}: ${drop(database)}`).join('; ')}`,
+      remedy: `check the contents, then register it as a tenant (afty tenant adopt DATABASE --server ${server.name}) or drop it: ${orphans.map((database) => `${database}: ${drop(database)}`).join('; ')}`,
     };
   },
 };
@@ -216,7 +216,8 @@ function fleetSchemas(ctx: CheckContext): Promise<Map<string, TenantSchema | Err
 export const schemaDrift: TenantCheck = {
   id: 'database.schema-drift',
   category: 'database',
-  title: 'tenants with the same migrations have the same tables, columns and indexes',
+  title:
+    'tenants with the same migrations have the same tables, columns (charset and collation too) and indexes',
   remedy:
     'bring the drifted tables back in line with a migration (or restore the tenant), then afty test database',
   scope: 'tenant',
@@ -247,7 +248,10 @@ export const schemaDrift: TenantCheck = {
         message: `same schema as ${votes.get(own.fingerprint)!.length - 1} other tenant(s) with the same migrations`,
       };
     }
-    const differences = diffSchemas(reference.shape, own.shape);
+    const differences = diffSchemas(reference.shape, own.shape, {
+      expected: reference.tenant,
+      actual: tenant.id,
+    });
     return {
       status: 'fail',
       message: `${tenant.id} drifted from ${reference.tenant} (same migrations): ${differences.join('; ')}`,

@@ -8,7 +8,7 @@ import {
   type Registry,
   type TenantRecord,
 } from '../registry/index.js';
-import { encryptSecret, generatePassword, provisioningRemedy } from '../tenants/index.js';
+import { generatePassword, provisioningRemedy, sealPassword } from '../tenants/index.js';
 import { PROVISIONING } from '../validation/index.js';
 import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
@@ -232,7 +232,12 @@ const halfCreated: GlobalCheck = {
       status: 'fail',
       message: `${half.length} half-created tenant(s), never served until finished: ${half.map((tenant) => `${tenant.id} (since ${tenant.createdAt})`).join(', ')}`,
       details: { tenants: half.map((tenant) => tenant.id) },
-      remedy: half.map((tenant) => `${tenant.id}: ${provisioningRemedy(tenant, of(tenant))}`).join('; '),
+      remedy: half
+        .map(
+          (tenant) =>
+            `${tenant.id}: ${provisioningRemedy(tenant, of(tenant), registry.databaseNameFor(tenant.id))}`,
+        )
+        .join('; '),
     };
   },
   async fix(ctx) {
@@ -288,7 +293,9 @@ const staleUsers: ServerCheck = {
   scope: 'server',
   async run(ctx, server) {
     if (!server.supportsUsers) return { status: 'skip', message: `${server.description}: no users` };
-    const { databasePrefix, userHost } = ctx.afty.config.tenancy;
+    const { userHost } = ctx.afty.config.tenancy;
+    // Tenant users are named after their databases, so they share the registry's database prefix.
+    const { databasePrefix } = await ctx.afty.registry();
     const owned = new Set(
       (await ctx.everyTenant())
         .filter((tenant) => tenant.server === server.name && tenant.dbUser)
@@ -350,17 +357,18 @@ const tenantUser: TenantCheck = {
     if (!tenant.dbUser || (await server.userExists(tenant.dbUser)))
       throw new OperationError('nothing to recreate', { tenant: tenant.id });
     const password = generatePassword();
-    const stored = encryptSecret(password, ctx.afty.config.secret);
+    const registry = await ctx.afty.registry();
+    const stored = sealPassword(password, ctx.afty.config.secret, registry.plainPasswords);
     await server.createUser(tenant.dbUser, password, tenant.database);
     try {
-      await (await ctx.afty.registry()).updateTenant(tenant.id, { dbPassword: stored });
+      await registry.updateTenant(tenant.id, { dbPassword: stored });
     } catch (error) {
       // A user whose password the registry does not know is worse than no user.
       await server.dropUser(tenant.dbUser);
       throw error;
     }
     tenant.dbPassword = stored;
-    return `recreated user ${tenant.dbUser} with a new random password (stored encrypted in the registry)`;
+    return `recreated user ${tenant.dbUser} with a new random password (stored ${registry.plainPasswords ? 'in the registry as the application reads it' : 'encrypted in the registry'})`;
   },
 };
 

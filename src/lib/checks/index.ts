@@ -31,7 +31,6 @@ import {
 export * from './types.js';
 export { runCheckSession, runChecks, createCheckContext, reportExitCode, reportJson } from './runner.js';
 export { readOnlyRegistry } from './diagnose.js';
-export { renderReport, renderPretty, presentReport } from './reporters.js';
 
 /** The checks of `afty test`, by category, in the order they run. */
 export const TEST_CHECKS: Record<TestCategory, Check[]> = {

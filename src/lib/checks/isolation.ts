@@ -8,7 +8,7 @@ import {
   driverMessage,
 } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
-import { adminLocation, decryptSecret, tenantLocation } from '../tenants/index.js';
+import { adminLocation, revealPassword, tenantLocation } from '../tenants/index.js';
 import { errorCode, probeName, sampleTargets, withDatabase } from './probes.js';
 import { withoutDatabase } from '../config/index.js';
 import type { CheckContext, CheckOutcome, TenantCheck } from './types.js';
@@ -92,7 +92,7 @@ async function mustBeDenied(
  * database, where a probe table was placed by the admin. Returns what was allowed.
  */
 async function probeAccess(ctx: CheckContext, tenant: TenantRecord, target: TenantRecord): Promise<string[]> {
-  const password = decryptSecret(tenant.dbPassword!, ctx.afty.config.secret, tenant.id);
+  const password = revealPassword(tenant, ctx.afty.config.secret)!;
   const location = ctx.afty.servers
     .get(target.server)
     .tenantLocation(target.database, { user: tenant.dbUser!, password });

@@ -159,6 +159,15 @@ export const securityChecks: Check[] = [
             }
           : { status: 'skip', message: `${tenant.id} has no credentials of its own` };
       }
+      if (tenant.plainPassword) {
+        // stancl's format: Laravel reads tenancy_db_password as is, so afty must not encrypt it.
+        return {
+          status: 'warn',
+          message: `${tenant.id}'s database password is stored in plain text in the registry's data column, as stancl/tenancy keeps it`,
+          remedy:
+            'restrict who can read the central database; stancl can encrypt it with a custom Tenant model cast',
+        };
+      }
       if (!isEncrypted(tenant.dbPassword)) {
         return {
           status: 'fail',

@@ -31,6 +31,32 @@ export interface ServerConfig {
   concurrency?: number;
 }
 
+export interface StanclRegistryConfig {
+  tenantsTable: string;
+  domainsTable: string;
+  /** stancl's tenancy.database.prefix / suffix: the database name of a tenant without tenancy_db_name. */
+  databasePrefix: string;
+  databaseSuffix: string;
+  /** The app's tenancy.id_generator: `uuid` (UUIDGenerator) lets `tenant create` omit the id. */
+  idGenerator?: 'uuid';
+}
+
+export interface MappingRegistryConfig {
+  table: string;
+  id: string;
+  database: string;
+  name?: string;
+  status?: string;
+  createdAt?: string;
+  updatedAt?: string;
+  domains?: { table: string; domain: string; tenant: string; primary?: string };
+}
+
+export type RegistryConfig =
+  | { kind: 'afty' }
+  | { kind: 'stancl'; stancl: StanclRegistryConfig }
+  | { kind: 'mapping'; mapping: MappingRegistryConfig };
+
 export interface AftyConfig {
   /** The config file that was loaded, if any. */
   file?: string;
@@ -39,8 +65,14 @@ export interface AftyConfig {
   central: DatabaseLocation;
   servers: ServerConfig[];
   tenancy: { databasePrefix: string; tenantUsers: boolean; userHost: string };
-  migrations: { directory: string; snapshot: string };
-  seeds: { directory: string };
+  /** Where the tenants and domains live: afty's own tables, stancl/tenancy's, or a mapped table. */
+  registry: RegistryConfig;
+  /**
+   * `required`: the directory was set in the config, so a missing one is a typo (exit 2), not a
+   * project without migrations or seeders.
+   */
+  migrations: { directory: string; snapshot: string; required: boolean };
+  seeds: { directory: string; required: boolean };
   /** `cluster`: cache.url is a seed node of a Redis Cluster (the other nodes are discovered). */
   cache: { url?: string; prefix: string; connectTimeoutMs: number; cluster: boolean };
   backup: { directory: string; keep: number; maxAgeDays: number };
@@ -129,11 +161,37 @@ function unknownKeyWarnings(data: Record<string, unknown>, file: string): string
     for (const key of Object.keys(object)) {
       const keyPath = section ? `${section}.${key}` : key;
       if (!known.includes(key)) warnings.push(`${file}: unknown key "${keyPath}" (ignored)`);
-      else if (!section && KNOWN_KEYS[key]) check((object as Record<string, unknown>)[key], key);
+      else if (KNOWN_KEYS[keyPath]) check((object as Record<string, unknown>)[key], keyPath);
     }
   };
   check(data, '');
   return warnings;
+}
+
+function registryConfig(data: ConfigFile['registry'], label: string): RegistryConfig {
+  const kind = data?.kind ?? 'afty';
+  if (kind === 'stancl') {
+    return {
+      kind,
+      stancl: {
+        tenantsTable: data?.stancl?.tenantsTable ?? 'tenants',
+        domainsTable: data?.stancl?.domainsTable ?? 'domains',
+        // stancl's defaults (config/tenancy.php): tenant + id.
+        databasePrefix: data?.stancl?.databasePrefix ?? 'tenant',
+        databaseSuffix: data?.stancl?.databaseSuffix ?? '',
+        ...(data?.stancl?.idGenerator ? { idGenerator: data.stancl.idGenerator } : {}),
+      },
+    };
+  }
+  if (kind === 'mapping') {
+    if (!data?.mapping) {
+      throw new ConfigError(`${label}: registry.kind "mapping" needs registry.mapping`, {
+        hint: 'give at least {"table": …, "id": …, "database": …}; see docs/registries.md',
+      });
+    }
+    return { kind, mapping: data.mapping };
+  }
+  return { kind: 'afty' };
 }
 
 /** A duration from the config: seconds as a number, or a string like 90s, 10m, 2h. */
@@ -225,11 +283,16 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
       tenantUsers: data.tenancy?.tenantUsers ?? true,
       userHost: data.tenancy?.userHost ?? '%',
     },
+    registry: registryConfig(data.registry, label),
     migrations: {
       directory: resolve(data.migrations?.directory ?? 'migrations/tenant'),
       snapshot: resolve(data.migrations?.snapshot ?? 'migrations/tenant/schema.sql'),
+      required: data.migrations?.directory !== undefined,
     },
-    seeds: { directory: resolve(data.seeds?.directory ?? 'seeds/tenant') },
+    seeds: {
+      directory: resolve(data.seeds?.directory ?? 'seeds/tenant'),
+      required: data.seeds?.directory !== undefined,
+    },
     cache: {
       url: redisUrl || undefined,
       prefix: data.cache?.prefix ?? 'afty:',

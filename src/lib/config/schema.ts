@@ -17,6 +17,10 @@ const serverSpec = z.union([
 ]);
 
 const relativePath = z.string().min(1);
+/** A table or column name of an existing registry (always quoted by knex). */
+const sqlName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'use a table or column name: letters, digits, _ (≤ 64)');
 
 /**
  * The file format. Objects are loose so unknown keys can be reported as warnings
@@ -37,6 +41,45 @@ export const configFileSchema = z.looseObject({
       userHost: z
         .string()
         .regex(/^[a-zA-Z0-9.%_:-]{1,60}$/, 'a MySQL host pattern such as %, localhost or 10.0.%')
+        .optional(),
+    })
+    .optional(),
+  registry: z
+    .looseObject({
+      kind: z.enum(['afty', 'stancl', 'mapping']).optional(),
+      stancl: z
+        .looseObject({
+          tenantsTable: sqlName.optional(),
+          idGenerator: z.enum(['uuid']).optional(),
+          domainsTable: sqlName.optional(),
+          databasePrefix: z
+            .string()
+            .regex(/^[A-Za-z0-9_$-]{0,32}$/, 'use up to 32 of A-Z, a-z, 0-9, _, $ or -')
+            .optional(),
+          databaseSuffix: z
+            .string()
+            .regex(/^[A-Za-z0-9_$-]{0,32}$/, 'use up to 32 of A-Z, a-z, 0-9, _, $ or -')
+            .optional(),
+        })
+        .optional(),
+      mapping: z
+        .looseObject({
+          table: sqlName,
+          id: sqlName,
+          database: sqlName,
+          name: sqlName.optional(),
+          status: sqlName.optional(),
+          createdAt: sqlName.optional(),
+          updatedAt: sqlName.optional(),
+          domains: z
+            .looseObject({
+              table: sqlName,
+              domain: sqlName,
+              tenant: sqlName,
+              primary: sqlName.optional(),
+            })
+            .optional(),
+        })
         .optional(),
     })
     .optional(),
@@ -96,6 +139,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
     'central',
     'servers',
     'tenancy',
+    'registry',
     'migrations',
     'seeds',
     'cache',
@@ -109,6 +153,10 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   timeouts: ['tenant', 'queryMs'],
   runs: ['keepDays', 'record'],
   tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
+  registry: ['kind', 'stancl', 'mapping'],
+  'registry.stancl': ['tenantsTable', 'domainsTable', 'databasePrefix', 'databaseSuffix', 'idGenerator'],
+  'registry.mapping': ['table', 'id', 'database', 'name', 'status', 'createdAt', 'updatedAt', 'domains'],
+  'registry.mapping.domains': ['table', 'domain', 'tenant', 'primary'],
   migrations: ['directory', 'snapshot'],
   seeds: ['directory'],
   cache: ['url', 'prefix', 'connectTimeoutMs', 'cluster'],

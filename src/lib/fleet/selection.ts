@@ -1,7 +1,7 @@
 import { InputError, NotFoundError } from '../errors.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
 import { resolveTenant } from '../tenants/index.js';
-import type { TenantStatus } from '../validation/index.js';
+import { describeValue, type TenantStatus } from '../validation/index.js';
 
 export interface FleetSelection {
   /** Ids or domains, from repeatable --tenant. */
@@ -53,7 +53,7 @@ export async function selectTenants(
       excluded.add((await resolveTenant(registry, key)).id);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
-      options.warn?.(`--exclude ${key}: no tenant has that id or domain (nothing excluded)`);
+      options.warn?.(`--exclude ${describeValue(key)}: no tenant has that id or domain (nothing excluded)`);
     }
   }
   const filter = {

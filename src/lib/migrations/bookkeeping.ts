@@ -57,7 +57,18 @@ function isAlreadyThere(error: unknown): boolean {
   );
 }
 
-/** Tolerates a concurrent run creating the same table or row first. */
+/** Another connection holds a write lock on the lock row (plain knex inside its transaction). */
+function isLockWait(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return (
+    code === 'ER_LOCK_WAIT_TIMEOUT' ||
+    code === 'ER_LOCK_DEADLOCK' ||
+    Boolean(code?.startsWith('SQLITE_BUSY')) ||
+    Boolean(message?.includes('database is locked'))
+  );
+}
+
+/** Tolerates a concurrent run (afty's or plain knex's) creating the same table or row first. */
 async function unlessAlreadyThere(create: () => Promise<unknown>): Promise<void> {
   try {
     await create();
@@ -67,26 +78,26 @@ async function unlessAlreadyThere(create: () => Promise<unknown>): Promise<void>
 }
 
 /**
- * Creates knex's two tables and the lock row, as knex's own migrator does, but the lock table and
- * its row first (a concurrent run that sees knex_migrations skips this, so the lock it then takes
- * must already exist), and the row already locked: whoever inserts it holds the lock without a
- * further commit. Each step is attempted rather than checked first (a fresh database has neither
- * table, and information_schema lookups are slow on a server with many databases); the loser of a
- * race between two runs gets "already exists", which is what it wanted. Returns whether this call
- * inserted the row, i.e. holds the lock.
+ * Creates knex's two tables and the free lock row as knex's own migrator does (its table-creator:
+ * the row is inserted unlocked, and only into an empty table), but the lock table first (a
+ * concurrent run that sees knex_migrations skips this, so the lock it then takes must already
+ * exist). Each step is attempted rather than checked first; the loser of a race gets "already
+ * exists", which is what it wanted. The row has a fixed key, so two afty runs cannot both insert
+ * one; a plain knex racing afty may still add a second row, which no one can then lock (knex
+ * wants exactly one row updated, afty too) until `afty db unlock` or `knex migrate:unlock`
+ * rewrites the table. Never insert the row already locked: a knex that saw the table empty
+ * would add its own free row and take the lock beside afty.
  */
-async function createTablesHoldingLock(db: Knex): Promise<boolean> {
+async function createTables(db: Knex): Promise<void> {
   await unlessAlreadyThere(() =>
     db.schema.createTable(LOCK_TABLE, (table) => {
       table.increments('index').primary();
       table.integer('is_locked');
     }),
   );
-  let holding = false;
-  // A fixed key, so there is only ever one lock row.
   await unlessAlreadyThere(async () => {
-    await db(LOCK_TABLE).insert({ index: 1, is_locked: 1 });
-    holding = true;
+    const rows = await db(LOCK_TABLE).select('index');
+    if (rows.length === 0) await db(LOCK_TABLE).insert({ index: 1, is_locked: 0 });
   });
   await unlessAlreadyThere(() =>
     db.schema.createTable(MIGRATIONS_TABLE, (table) => {
@@ -96,7 +107,6 @@ async function createTablesHoldingLock(db: Knex): Promise<boolean> {
       table.timestamp('migration_time');
     }),
   );
-  return holding;
 }
 
 /** A tenant whose migration lock another run holds (or a crashed run left behind). */
@@ -115,35 +125,103 @@ export class MigrationLockedError extends OperationError {
   }
 }
 
+/** The lock table holds no row or several: knex cannot lock it either. */
+class DamagedLockTableError extends OperationError {
+  constructor(tenant: string, rows: number) {
+    super(`${LOCK_TABLE} has ${rows} rows; knex's lock needs exactly one`, {
+      tenant,
+      hint: `if no run is active, rewrite it with afty db unlock -t ${tenant} (as knex migrate:unlock does)`,
+    });
+  }
+}
+
 /**
- * knex's lock protocol: one autocommitted `UPDATE … WHERE is_locked = 0`. Committed on its own
- * (not inside a migration's transaction) so MySQL's implicit DDL commits cannot entangle it and
- * a held lock is reported at once instead of waiting. With `createTables` (knex_migrations is
- * missing) knex's tables are created first, and a run that creates the lock row holds the lock.
+ * knex's lock protocol (Migrator._lockMigrations): `UPDATE … SET is_locked = 1 WHERE is_locked
+ * = 0` must change exactly one row, the table's only one. Taken in a transaction of its own
+ * (never a migration's, so MySQL's implicit DDL commits cannot entangle it) that is rolled back
+ * unless that holds, so a table knex would refuse is never half-locked by afty. A plain knex
+ * inside its migration transaction holds the row: afty waits for it at most LOCK_WAIT_SECONDS
+ * (SQLite: its busy timeout) and then reports the lock as held. With
+ * `createTables` (knex_migrations is missing) knex's tables are created first.
  */
 export async function acquireLock(
   db: Knex,
   tenant: string,
   options: { createTables?: boolean } = {},
 ): Promise<void> {
-  if (options.createTables && (await createTablesHoldingLock(db))) return;
-  const take = () => db(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 });
-  let updated: number;
+  if (options.createTables) await createTables(db);
+  const mysql = (db.client as { config: { client?: unknown } }).config.client === 'mysql2';
+  const attempt = async (): Promise<{ holding: boolean; rows: number }> => {
+    let outcome = { holding: false, rows: 0 };
+    try {
+      await db.transaction(async (trx) => {
+        if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = ?', [LOCK_WAIT_SECONDS]);
+        try {
+          const updated = Number(await trx(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 }));
+          const [row] = (await trx(LOCK_TABLE).count({ rows: '*' })) as Array<{ rows: number | string }>;
+          outcome = { holding: updated === 1 && Number(row?.rows) === 1, rows: Number(row?.rows) };
+        } finally {
+          // The migrations that follow on this connection wait for row locks as the server says.
+          if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = DEFAULT');
+        }
+        if (!outcome.holding) throw ROLL_BACK;
+      });
+    } catch (error) {
+      if (error !== ROLL_BACK) throw error;
+    }
+    return outcome;
+  };
+  let outcome;
   try {
-    updated = await take();
+    try {
+      outcome = await attempt();
+    } catch (error) {
+      // knex_migrations without its lock table: plain knex (or an older run) stopped between the two.
+      if (!isMissingTable(error)) throw error;
+      await createTables(db);
+      outcome = await attempt();
+    }
   } catch (error) {
-    // knex_migrations without its lock table: plain knex (or an older run) stopped between the two.
-    if (!isMissingTable(error)) throw error;
-    if (await createTablesHoldingLock(db)) return;
-    updated = await take();
+    if (isLockWait(error)) throw new MigrationLockedError(tenant);
+    throw error;
   }
-  // A holder sets every lock row, so any row updated means nobody held it.
-  if (Number(updated) < 1) throw new MigrationLockedError(tenant);
+  if (outcome.holding) return;
+  if (outcome.rows !== 1) throw new DamagedLockTableError(tenant, outcome.rows);
+  throw new MigrationLockedError(tenant);
 }
+
+/**
+ * How long taking the lock waits for a plain knex that holds the lock row inside its migration
+ * transaction (until its first DDL commits it, or its last migration) — not the server's 50 s.
+ */
+const LOCK_WAIT_SECONDS = 5;
+
+/** Thrown inside the lock transaction to roll it back without an error. */
+const ROLL_BACK = Symbol('roll back');
 
 /** Frees the lock; inside a transaction it is freed when that commits. */
 export async function releaseLock(db: Knex | Knex.Transaction): Promise<void> {
   await db(LOCK_TABLE).update({ is_locked: 0 });
+}
+
+/**
+ * Frees the lock as `knex migrate:unlock` does (forceFreeMigrationsLock): the table rewritten as
+ * one free row, which also repairs a table with no row or several. Says whether it was held.
+ */
+export async function forceFreeLock(db: Knex): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    let rows: Array<{ is_locked: number }>;
+    try {
+      rows = (await trx(LOCK_TABLE).select('is_locked')) as Array<{ is_locked: number }>;
+    } catch (error) {
+      if (isMissingTable(error)) return false;
+      throw error;
+    }
+    if (rows.length === 1 && Number(rows[0]!.is_locked) === 0) return false;
+    await trx(LOCK_TABLE).del();
+    await trx(LOCK_TABLE).insert({ is_locked: 0 });
+    return rows.some((row) => Number(row.is_locked) === 1);
+  });
 }
 
 /** Whether the lock is set; false when knex's tables do not exist. */

@@ -56,7 +56,8 @@ export { describeSchema, diffSchemas, type SchemaShape } from './schema.js';
 
 /** The configured migrations, listed once for this run (a bad directory is exit 2 up front). */
 export function sourceOf(ctx: AftyContext): TenantMigrationSource {
-  const source = new TenantMigrationSource(ctx.config.migrations.directory);
+  const { directory, required } = ctx.config.migrations;
+  const source = new TenantMigrationSource(directory, required ? 'migrations.directory' : undefined);
   source.list();
   return source;
 }
@@ -162,13 +163,19 @@ export async function migrateRegistered(
   }
 }
 
+/** The seeders of seeds.directory (which must exist when the config names it). */
+export function configuredSeeders(ctx: AftyContext): ScriptFile[] {
+  const { directory, required } = ctx.config.seeds;
+  return listSeeders(directory, required ? 'seeds.directory' : undefined);
+}
+
 /**
  * The seeders a run uses: --class names in order, else the default seeder (DatabaseSeeder /
  * default). Without either, exit 2 naming --class and what exists.
  */
 export function seedersFor(ctx: AftyContext, classes: string[] | undefined): ScriptFile[] {
   const directory = ctx.config.seeds.directory;
-  const seeders = listSeeders(directory);
+  const seeders = configuredSeeders(ctx);
   if (classes?.length) return pickSeeders(seeders, classes, directory);
   const fallback = defaultSeeder(seeders);
   if (!fallback) {

@@ -3,12 +3,17 @@ import type { DatabaseLocation } from '../config/urls.js';
 import { OperationError, classifyDriverError, driverMessage } from '../errors.js';
 import { withKnex } from '../servers/knex.js';
 import { InterruptedError, checkpoint } from '../work-scope.js';
-import type { ScriptFile } from './scripts.js';
-import type { MigrationModule, TenantMigrationSource } from './source.js';
+import {
+  recordIndex,
+  type MigrationFile,
+  type MigrationModule,
+  type TenantMigrationSource,
+} from './source.js';
 import {
   MIGRATIONS_TABLE,
   MigrationLockedError,
   acquireLock,
+  forceFreeLock,
   isLocked,
   readRecords,
   releaseLock,
@@ -94,20 +99,49 @@ export class MigrationFailedError extends OperationError {
 }
 
 export interface MigrationPlan {
+  /** File names, in knex's order. */
   pending: string[];
-  /** Recorded in knex_migrations but no longer on disk. */
+  /** Recorded in knex_migrations but no longer on disk (under any of its names). */
   missing: string[];
+  /**
+   * Records naming a migration on disk by another name (no extension, or `.ts` for a built `.js`):
+   * renamed to the file name under the lock, so plain knex pointed at this directory reads the
+   * tenant as up to date. Only when the file's own name is not recorded too.
+   */
+  renames: Array<{ from: string; to: string }>;
   records: MigrationRecord[] | undefined;
 }
 
-export function planMigrations(files: ScriptFile[], records: MigrationRecord[] | undefined): MigrationPlan {
-  const done = new Set((records ?? []).map((record) => record.name));
-  const onDisk = new Set(files.map((file) => file.name));
+export function planMigrations(
+  files: MigrationFile[],
+  records: MigrationRecord[] | undefined,
+): MigrationPlan {
+  const index = recordIndex(files);
+  const exact = new Set((records ?? []).map((record) => record.name));
+  const applied = new Set<string>();
+  const missing: string[] = [];
+  const renames: MigrationPlan['renames'] = [];
+  for (const record of records ?? []) {
+    const file = index.get(record.name);
+    if (!file) {
+      missing.push(record.name);
+      continue;
+    }
+    if (record.name !== file.name && !exact.has(file.name) && !applied.has(file.name))
+      renames.push({ from: record.name, to: file.name });
+    applied.add(file.name);
+  }
   return {
-    pending: files.filter((file) => !done.has(file.name)).map((file) => file.name),
-    missing: (records ?? []).filter((record) => !onDisk.has(record.name)).map((record) => record.name),
+    pending: files.filter((file) => !applied.has(file.name)).map((file) => file.name),
+    missing,
+    renames,
     records,
   };
+}
+
+/** Renames records to their file names (see MigrationPlan.renames), in one transaction. */
+async function renameRecords(trx: Knex | Knex.Transaction, renames: MigrationPlan['renames']): Promise<void> {
+  for (const { from, to } of renames) await trx(MIGRATIONS_TABLE).where({ name: from }).update({ name: to });
 }
 
 function assertNothingMissing(plan: MigrationPlan, tenant: string): void {
@@ -260,8 +294,6 @@ export interface MigrateOptions {
   step?: number;
   /** Report what would run without running it. */
   dryRun?: boolean;
-  /** Apply only these migrations (a snapshot check replays what the snapshot covers). */
-  only?: Set<string>;
   events?: MigrationEvents;
   holder?: LockHolderHooks;
 }
@@ -277,19 +309,20 @@ export interface MigrateResult {
  * Brings one tenant database up to date. Nothing pending costs one query on one connection and
  * takes no lock (nothing is written). Otherwise the lock is held for the whole run, the list is
  * read again under it (another run may have applied some), and each migration is recorded in
- * knex_migrations in the same transaction that ran it.
+ * knex_migrations, under its file name as plain knex records it, in the same transaction that
+ * ran it. Records of afty before 0.2 (no extension) are renamed to the file names first.
  */
 export async function migrateTenant(
   target: MigrationTarget,
   source: TenantMigrationSource,
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
-  const files = source.list().filter((file) => !options.only || options.only.has(file.name));
+  const files = source.list();
   return withTenantDb(target, async (db) => {
     const first = planMigrations(files, await readRecords(db));
     assertNothingMissing(first, target.tenant);
     const limit = (names: string[]) => (options.step ? names.slice(0, options.step) : names);
-    if (first.pending.length === 0 || options.dryRun) {
+    if ((first.pending.length === 0 && first.renames.length === 0) || options.dryRun) {
       return { applied: [], pending: limit(first.pending), batch: null };
     }
     const byName = new Map(files.map((file) => [file.name, file]));
@@ -305,6 +338,14 @@ export async function migrateTenant(
         assertNothingMissing(plan, target.tenant);
         const todo = limit(plan.pending);
         const batch = Math.max(0, ...records.map((record) => record.batch)) + 1;
+        if (plan.renames.length) {
+          await db.transaction(async (trx) => {
+            await renameRecords(trx, plan.renames);
+            // Nothing to apply: the lock is freed in the same commit.
+            if (!todo.length) await releaseLock(trx);
+          });
+          if (!todo.length) lock.freed = true;
+        }
         const applied = await runSteps(
           db,
           target,
@@ -371,20 +412,39 @@ export class NewerMigrationsError extends OperationError {
   }
 }
 
-/** What a rollback undoes, newest first: the last batch, the last `step` migrations, or a run's. */
+/**
+ * The records as the migrations they stand for: each named by its file (see recordIndex), or
+ * by itself when no file matches.
+ */
+function byFile(records: MigrationRecord[], source: TenantMigrationSource): MigrationRecord[] {
+  return records.map((record) => ({ ...record, name: source.fileOf(record.name)?.name ?? record.name }));
+}
+
+/** Each migration once (a record with and one without extension are the same), first kept. */
+function once(records: MigrationRecord[]): MigrationRecord[] {
+  const seen = new Set<string>();
+  return records.filter((record) => !seen.has(record.name) && Boolean(seen.add(record.name)));
+}
+
+/**
+ * What a rollback undoes, newest first: the last batch, the last `step` migrations, or a run's.
+ * `records` are named by file (byFile), and so are a run's names, recorded before 0.2 without
+ * extension or since with it.
+ */
 function rollbackPlan(
   records: MigrationRecord[],
   options: RollbackOptions,
   tenant: string,
+  source: TenantMigrationSource,
 ): MigrationRecord[] {
   if (options.only) {
-    const wanted = new Set(options.only.names);
+    const wanted = new Set(options.only.names.map((name) => source.fileOf(name)?.name ?? name));
     const last = records.findLastIndex((record) => wanted.has(record.name));
     if (last < 0) return [];
     const newer = records.slice(last + 1).map((record) => record.name);
     if (newer.length && !options.only.allowNewer)
       throw new NewerMigrationsError(tenant, options.only.run, newer);
-    return records.filter((record) => wanted.has(record.name)).reverse();
+    return once(records.filter((record) => wanted.has(record.name)).reverse());
   }
   const lastBatch = Math.max(0, ...records.map((record) => record.batch));
   const todo = (
@@ -396,10 +456,10 @@ function rollbackPlan(
     if (initial.length)
       throw new InitialBatchRefusedError(
         tenant,
-        initial.map((record) => record.name),
+        once(initial).map((record) => record.name),
       );
   }
-  return todo;
+  return once(todo);
 }
 
 /** Undoes the last batch, or the last `step` migrations, newest first, under the lock. */
@@ -415,7 +475,7 @@ export async function rollbackTenant(
     if (options.dryRun) {
       return {
         rolledBack: [],
-        wouldRollBack: rollbackPlan(first, options, target.tenant).map((r) => r.name),
+        wouldRollBack: rollbackPlan(byFile(first, source), options, target.tenant, source).map((r) => r.name),
       };
     }
     return withLock(
@@ -423,7 +483,12 @@ export async function rollbackTenant(
       target.tenant,
       async (lock) => {
         const records = (await readRecords(db)) ?? [];
-        const todo = rollbackPlan(records, options, target.tenant);
+        const todo = rollbackPlan(byFile(records, source), options, target.tenant, source);
+        // Every record of a migration goes with it (with and without extension, if both exist).
+        const recordedAs = (name: string) =>
+          records
+            .filter((record) => (source.fileOf(record.name)?.name ?? record.name) === name)
+            .map((record) => record.name);
         const modules = new Map<string, MigrationModule>();
         for (const { name } of todo) {
           const file = byName.get(name);
@@ -449,7 +514,7 @@ export async function rollbackTenant(
           todo.map(({ name }) => ({
             name,
             load: async () => modules.get(name)!,
-            record: (trx) => trx(MIGRATIONS_TABLE).where({ name }).del(),
+            record: (trx) => trx(MIGRATIONS_TABLE).whereIn('name', recordedAs(name)).del(),
           })),
           options.events,
         );
@@ -486,8 +551,12 @@ export async function tenantStatus(
   return withTenantDb(target, async (db) => {
     const records = (await readRecords(db)) ?? [];
     const locked = records.length > 0 && (await isLocked(db));
-    const recorded = new Map(records.map((record) => [record.name, record]));
-    const onDisk = new Set(source.list().map((file) => file.name));
+    // By file name: a record without extension, or with .ts for a built .js, is the same migration.
+    const recorded = new Map<string, MigrationRecord>();
+    for (const record of records) {
+      const file = source.fileOf(record.name);
+      if (file && !recorded.has(file.name)) recorded.set(file.name, record);
+    }
     const migrations: MigrationStatusEntry[] = source.list().map(({ name }) => {
       const record = recorded.get(name);
       return record
@@ -495,7 +564,7 @@ export async function tenantStatus(
         : { name, state: 'pending', batch: null, appliedAt: null };
     });
     for (const record of records) {
-      if (!onDisk.has(record.name)) {
+      if (!source.fileOf(record.name)) {
         migrations.push({
           name: record.name,
           state: 'missing',
@@ -518,11 +587,7 @@ export async function tenantStatus(
 
 /** Frees a tenant's migration lock; says whether it was held. */
 export async function unlockTenant(target: MigrationTarget): Promise<{ wasLocked: boolean }> {
-  return withTenantDb(target, async (db) => {
-    const wasLocked = await isLocked(db);
-    if (wasLocked) await releaseLock(db);
-    return { wasLocked };
-  });
+  return withTenantDb(target, async (db) => ({ wasLocked: await forceFreeLock(db) }));
 }
 
 /** Every table and view of the tenant database (knex's included), for `db fresh`. */

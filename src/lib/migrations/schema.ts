@@ -1,11 +1,16 @@
 import type { Knex } from 'knex';
 import { LOCK_TABLE, MIGRATIONS_TABLE } from './bookkeeping.js';
 
-/** What a snapshot check compares: tables, columns, indexes, foreign keys (and view names). */
+/**
+ * What a snapshot check and the drift check compare: tables (with their collation), columns
+ * (with their character set and collation), indexes, foreign keys (and view names).
+ */
 export interface SchemaShape {
   tables: Record<
     string,
     {
+      /** MySQL: the table's default collation (which names its character set); SQLite: null. */
+      collation: string | null;
       columns: string[];
       indexes: string[];
       foreignKeys: string[];
@@ -19,17 +24,21 @@ const BOOKKEEPING = new Set([MIGRATIONS_TABLE, LOCK_TABLE]);
 function shapeOf(names: string[]): SchemaShape {
   const tables: SchemaShape['tables'] = {};
   for (const name of names.filter((table) => !BOOKKEEPING.has(table)).sort()) {
-    tables[name] = { columns: [], indexes: [], foreignKeys: [] };
+    tables[name] = { collation: null, columns: [], indexes: [], foreignKeys: [] };
   }
   return { tables, views: [] };
 }
 
 async function mysqlShape(db: Knex): Promise<SchemaShape> {
   const select = async <T>(sql: string) => ((await db.raw(sql)) as [T[]])[0];
-  const relations = await select<{ name: string; type: string }>(
-    'SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
+  const relations = await select<{ name: string; type: string; collation: string | null }>(
+    'SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_COLLATION AS collation FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
   );
   const shape = shapeOf(relations.filter((row) => row.type !== 'VIEW').map((row) => row.name));
+  for (const relation of relations) {
+    const table = shape.tables[relation.name];
+    if (table) table.collation = relation.collation;
+  }
   shape.views = relations
     .filter((row) => row.type === 'VIEW')
     .map((row) => row.name)
@@ -41,12 +50,17 @@ async function mysqlShape(db: Knex): Promise<SchemaShape> {
     nullable: string;
     def: string | null;
     extra: string;
+    charset: string | null;
+    collation: string | null;
   }>(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS def, EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION',
+    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS def, EXTRA AS extra, CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION',
   );
   for (const column of columns) {
+    // Text columns carry their own character set and collation: a unique key on one that is
+    // utf8mb4_general_ci accepts `straße` beside `strasse`, utf8mb4_unicode_ci does not.
+    const text = column.collation ? ` character set ${column.charset} collate ${column.collation}` : '';
     shape.tables[column.t]?.columns.push(
-      `${column.c} ${column.type}${column.nullable === 'YES' ? ' null' : ' not null'}${column.def === null ? '' : ` default ${column.def}`}${column.extra ? ` ${column.extra}` : ''}`,
+      `${column.c} ${column.type}${text}${column.nullable === 'YES' ? ' null' : ' not null'}${column.def === null ? '' : ` default ${column.def}`}${column.extra ? ` ${column.extra}` : ''}`,
     );
   }
   const indexes = await select<{ t: string; name: string; nonUnique: number; c: string }>(
@@ -169,36 +183,48 @@ export function describeSchema(db: Knex, driver: 'mysql' | 'sqlite'): Promise<Sc
   return driver === 'mysql' ? mysqlShape(db) : sqliteShape(db);
 }
 
-/** Human-readable differences, `expected` being what the migrations produce; empty when equal. */
-export function diffSchemas(expected: SchemaShape, actual: SchemaShape): string[] {
+/**
+ * Human-readable differences, `expected` being what the migrations produce; empty when equal.
+ * `sides` say what each side is in the lines (default: the migrations and the snapshot).
+ */
+export function diffSchemas(
+  expected: SchemaShape,
+  actual: SchemaShape,
+  sides: { expected: string; actual: string } = { expected: 'the migrations', actual: 'the snapshot' },
+): string[] {
   const differences: string[] = [];
   const names = [...new Set([...Object.keys(expected.tables), ...Object.keys(actual.tables)])].sort();
   for (const name of names) {
     const want = expected.tables[name];
     const got = actual.tables[name];
     if (!got) {
-      differences.push(`table ${name}: missing from the snapshot`);
+      differences.push(`table ${name}: missing from ${sides.actual}`);
       continue;
     }
     if (!want) {
-      differences.push(`table ${name}: only in the snapshot`);
+      differences.push(`table ${name}: only in ${sides.actual}`);
       continue;
+    }
+    if (want.collation !== got.collation) {
+      differences.push(
+        `table ${name}: collation ${got.collation ?? 'none'} in ${sides.actual}, ${want.collation ?? 'none'} in ${sides.expected}`,
+      );
     }
     for (const part of ['columns', 'indexes', 'foreignKeys'] as const) {
       const label = part === 'foreignKeys' ? 'foreign key' : part === 'indexes' ? 'index' : 'column';
       for (const entry of want[part].filter((item) => !got[part].includes(item))) {
-        differences.push(`table ${name}: ${label} ${entry} missing from the snapshot`);
+        differences.push(`table ${name}: ${label} ${entry} missing from ${sides.actual}`);
       }
       for (const entry of got[part].filter((item) => !want[part].includes(item))) {
-        differences.push(`table ${name}: ${label} ${entry} only in the snapshot`);
+        differences.push(`table ${name}: ${label} ${entry} only in ${sides.actual}`);
       }
     }
   }
   for (const view of expected.views.filter((item) => !actual.views.includes(item))) {
-    differences.push(`view ${view}: missing from the snapshot`);
+    differences.push(`view ${view}: missing from ${sides.actual}`);
   }
   for (const view of actual.views.filter((item) => !expected.views.includes(item))) {
-    differences.push(`view ${view}: only in the snapshot`);
+    differences.push(`view ${view}: only in ${sides.actual}`);
   }
   return differences;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError, OperationError } from '../errors.js';
@@ -7,17 +7,33 @@ import { InputError, OperationError } from '../errors.js';
 const SCRIPT = /^([A-Za-z0-9][\w.-]*?)\.(js|mjs|cjs|ts)$/;
 
 export interface ScriptFile {
-  /** File name without extension: what knex_migrations stores and what --class names. */
+  /** File name without extension: what --class names (migrations are recorded with it, see source.ts). */
   name: string;
   file: string;
 }
 
 /**
- * The scripts in a directory, sorted by name. Names carry no extension, so a `.ts` file in
- * development and its compiled `.js` in production are the same migration.
+ * The scripts in a directory, sorted by name. One file per name without extension, so a `.ts`
+ * file in development and its compiled `.js` in production are the same migration or seeder. A
+ * directory that does
+ * not exist has none, unless `requiredBy` (the config key that names it) says it must exist: then
+ * it is a typo that would make every tenant look unmigrated, and exit 2.
  */
-export function listScripts(directory: string, what: string): ScriptFile[] {
-  if (!existsSync(directory)) return [];
+export function listScripts(directory: string, what: string, requiredBy?: string): ScriptFile[] {
+  if (!existsSync(directory)) {
+    if (!requiredBy) return [];
+    throw new InputError(`${requiredBy} is ${directory}, which does not exist`, {
+      hint: `create the folder, or correct ${requiredBy} in the config`,
+    });
+  }
+  if (!statSync(directory).isDirectory()) {
+    throw new InputError(
+      `${requiredBy ?? `the ${what} folder`} is ${directory}, which is a file, not a folder`,
+      {
+        hint: `point ${requiredBy ?? 'it'} at the folder of ${what} files`,
+      },
+    );
+  }
   const byName = new Map<string, ScriptFile>();
   for (const entry of readdirSync(directory, { withFileTypes: true })) {
     if (!entry.isFile() || entry.name.endsWith('.d.ts')) continue;

@@ -10,8 +10,8 @@ import { listScripts, loadFunctions, type ScriptFile } from './scripts.js';
 export const DEFAULT_SEEDERS = ['DatabaseSeeder', 'default'];
 
 /** Seeders of a directory, the default one first, then by name. */
-export function listSeeders(directory: string): ScriptFile[] {
-  const seeders = listScripts(directory, 'seeder');
+export function listSeeders(directory: string, requiredBy?: string): ScriptFile[] {
+  const seeders = listScripts(directory, 'seeder', requiredBy);
   const rank = (seeder: ScriptFile) => {
     const index = DEFAULT_SEEDERS.indexOf(seeder.name);
     return index < 0 ? DEFAULT_SEEDERS.length : index;

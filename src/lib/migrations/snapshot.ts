@@ -7,6 +7,7 @@ import { InputError, OperationError } from '../errors.js';
 import type { DatabaseServer } from '../servers/index.js';
 import { LOCK_TABLE, MIGRATIONS_TABLE, readRecords } from './bookkeeping.js';
 import { migrateTenant, withTenantDb, type MigrateResult, type MigrationTarget } from './migrator.js';
+import { describeData, diffData, insertStatements, readTableRows } from './data.js';
 import { describeSchema, diffSchemas } from './schema.js';
 import type { TenantMigrationSource } from './source.js';
 
@@ -17,6 +18,8 @@ export interface SnapshotMeta {
   createdAt: string;
   /** The migrations the schema contains, in the order they ran. */
   migrations: string[];
+  /** Rows the snapshot inserts, per table (what the migrations wrote); absent in older files. */
+  rows?: Record<string, number>;
 }
 
 export interface Snapshot extends SnapshotMeta {
@@ -53,28 +56,41 @@ async function mysqlStatements(db: Knex): Promise<string[]> {
   return [...tables, ...views];
 }
 
-async function sqliteStatements(db: Knex): Promise<string[]> {
+/** CREATE TABLE statements first, then indexes, views and triggers (created after the rows). */
+async function sqliteStatements(db: Knex): Promise<[tables: string[], rest: string[]]> {
   const rows = (await db.raw(
-    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
-  )) as Array<{ sql: string }>;
-  return rows.map((row) => row.sql);
+    "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
+  )) as Array<{ type: string; sql: string }>;
+  return [
+    rows.filter((row) => row.type === 'table').map((row) => row.sql),
+    rows.filter((row) => row.type !== 'table').map((row) => row.sql),
+  ];
 }
 
 /**
- * The snapshot SQL of a migrated database: its schema (knex's tables included) plus the rows
- * that record which migrations it covers, so loading it equals having run them. The file loads
- * with afty or with the plain client (`mariadb DB < schema.sql`, `sqlite3 FILE < schema.sql`).
+ * The snapshot SQL of a migrated database: its schema (knex's tables included), with `rows` the
+ * rows of every other non-empty table (in a database just migrated from empty: what the
+ * migrations wrote; never a live tenant's data), plus the rows that record which migrations it
+ * covers, so loading it equals having run them. The file loads with afty or with the plain
+ * client (`mariadb DB < schema.sql`, `sqlite3 FILE < schema.sql`).
  */
-export async function dumpSnapshot(target: MigrationTarget): Promise<{ meta: SnapshotMeta; sql: string }> {
+export async function dumpSnapshot(
+  target: MigrationTarget,
+  options: { rows: boolean },
+): Promise<{ meta: SnapshotMeta; sql: string }> {
   const driver = target.location.driver;
   return withTenantDb(target, async (db) => {
     const records = (await readRecords(db)) ?? [];
-    const statements = driver === 'mysql' ? await mysqlStatements(db) : await sqliteStatements(db);
+    const [tables, rest] = driver === 'mysql' ? [await mysqlStatements(db), []] : await sqliteStatements(db);
+    const data = options.rows ? await readTableRows(db, driver) : [];
     const meta: SnapshotMeta = {
       driver,
       createdAt: new Date().toISOString(),
       migrations: records.map((record) => record.name),
+      rows: Object.fromEntries(data.map((table) => [table.table, table.rows.length])),
     };
+    // Rows before SQLite's triggers, so loading them does not fire what the migrations set up later.
+    const statements = [...tables, ...insertStatements(db, data), ...rest];
     const now = driver === 'mysql' ? 'NOW()' : "CAST(strftime('%s', 'now') AS INTEGER) * 1000";
     const quote = (name: string) => (driver === 'mysql' ? `\`${name}\`` : `"${name}"`);
     const lines = [
@@ -185,10 +201,19 @@ export interface SnapshotCheck {
   ok: boolean;
 }
 
+/** A scratch database's schema and the rows outside knex's tables, comparable. */
+async function contentsOf(target: MigrationTarget, driver: 'mysql' | 'sqlite') {
+  return withTenantDb(target, async (db) => ({
+    schema: await describeSchema(db, driver),
+    data: describeData(await readTableRows(db, driver)),
+  }));
+}
+
 /**
  * Proves the snapshot gives what the migrations give: one scratch database replays every
  * migration, another loads the snapshot and runs the newer ones (what a new tenant gets);
- * tables, columns, indexes and foreign keys must match.
+ * tables (and their collation), columns (with charset and collation), indexes, foreign keys and
+ * the rows the migrations wrote must match.
  */
 export async function checkSnapshot(
   ctx: AftyContext,
@@ -208,28 +233,34 @@ export async function checkSnapshot(
       { hint: 'pass --server with a server of the same kind' },
     );
   }
-  const onDisk = source.list().map((file) => file.name);
-  const covered = new Set(snapshot.migrations);
+  // Names recorded with or without extension (files before afty 0.2) name the same files.
+  const covered = new Set(snapshot.migrations.map((name) => source.fileOf(name)?.name));
   const base = {
     file: snapshotFile,
     driver: snapshot.driver,
     covered: snapshot.migrations.length,
-    newer: onDisk.filter((name) => !covered.has(name)),
+    newer: source
+      .list()
+      .map((file) => file.name)
+      .filter((name) => !covered.has(name)),
   };
-  const gone = snapshot.migrations.filter((name) => !onDisk.includes(name));
+  const gone = snapshot.migrations.filter((name) => !source.fileOf(name));
   if (gone.length) {
     const differences = gone.map((name) => `migration ${name}: in the snapshot but not on disk`);
     return { ...base, differences, ok: false };
   }
   const replayed = await withScratchDatabase(ctx, server, async (target) => {
     await migrateTenant(target, source);
-    return withTenantDb(target, (db) => describeSchema(db, snapshot.driver));
+    return contentsOf(target, snapshot.driver);
   });
   const loaded = await withScratchDatabase(ctx, server, async (target) => {
     await provisionSchema(target, source, snapshotFile);
-    return withTenantDb(target, (db) => describeSchema(db, snapshot.driver));
+    return contentsOf(target, snapshot.driver);
   });
-  const differences = diffSchemas(replayed, loaded);
+  const differences = [
+    ...diffSchemas(replayed.schema, loaded.schema),
+    ...diffData(replayed.data, loaded.data),
+  ];
   return { ...base, differences, ok: differences.length === 0 };
 }
 

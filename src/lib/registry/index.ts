@@ -1,140 +1,48 @@
 import type { Knex } from 'knex';
+import type { AftyConfig } from '../config/index.js';
 import type { DatabaseLocation } from '../config/urls.js';
 import { describeLocation, withoutDatabase } from '../config/urls.js';
-import { ServiceError, classifyDriverError, driverMessage } from '../errors.js';
+import { AftyError, ServiceError, classifyDriverError, driverMessage } from '../errors.js';
 import { createKnex, withKnex } from '../servers/knex.js';
-import { PROVISIONING, type RegistryStatus } from '../validation/index.js';
 import { RunStore } from './runs.js';
 import { ensureRegistrySchema } from './schema.js';
+import type { NewTenant, RegistryStore, TenantPatch } from './store.js';
+import { openStore } from './stores.js';
 import { fromDbTime, toDbTime } from './time.js';
-import type {
-  AuditEntry,
-  DomainRecord,
-  LockHolder,
-  ProvisioningPlan,
-  TenantListFilter,
-  TenantRecord,
-  TenantSettings,
-  TenantSortKey,
-} from './types.js';
+import type { AuditEntry, DomainRecord, LockHolder, TenantListFilter, TenantRecord } from './types.js';
 
 export * from './types.js';
 export type { NewRun, RunFilter, RunPart, RunSummary, RunTenantRow, RunTenantStatus } from './runs.js';
 export { RunStore } from './runs.js';
 export { REGISTRY_SCHEMA_VERSION, registrySchemaVersion } from './schema.js';
 export { toDbTime, fromDbTime } from './time.js';
+export type { NewTenant, RegistryStore, TenantPatch } from './store.js';
 
-const TENANTS = 'afty_tenants';
-const DOMAINS = 'afty_domains';
 const AUDIT = 'afty_audit';
 const LOCK_HOLDERS = 'afty_lock_holders';
 
-interface TenantRow {
-  id: string;
-  name: string;
-  status: string;
-  status_reason: string | null;
-  server: string;
-  database: string;
-  db_user: string | null;
-  db_password: string | null;
-  settings: string;
-  created_at: string;
-  updated_at: string;
-  last_migrated_at: string | null;
-  provisioning: string | null;
-}
-
-const SORT_COLUMNS: Record<TenantSortKey, string> = {
-  id: 'id',
-  name: 'name',
-  status: 'status',
-  server: 'server',
-  created: 'created_at',
-  updated: 'updated_at',
-  migrated: 'last_migrated_at',
-};
-
-function toTenant(row: TenantRow): TenantRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    status: row.status as RegistryStatus,
-    statusReason: row.status_reason,
-    server: row.server,
-    database: row.database,
-    dbUser: row.db_user,
-    dbPassword: row.db_password,
-    settings: JSON.parse(row.settings) as TenantSettings,
-    createdAt: fromDbTime(row.created_at)!,
-    updatedAt: fromDbTime(row.updated_at)!,
-    lastMigratedAt: fromDbTime(row.last_migrated_at),
-    provisioning: row.provisioning ? (JSON.parse(row.provisioning) as ProvisioningPlan) : null,
-  };
-}
-
-export interface NewTenant {
-  id: string;
-  name: string;
-  status: RegistryStatus;
-  server: string;
-  database: string;
-  dbUser: string | null;
-  dbPassword: string | null;
-  settings: TenantSettings;
-  domains: string[];
-  provisioning?: ProvisioningPlan;
-}
-
-export interface TenantPatch {
-  name?: string;
-  status?: RegistryStatus;
-  statusReason?: string | null;
-  settings?: TenantSettings;
-  dbUser?: string | null;
-  dbPassword?: string | null;
-  lastMigratedAt?: Date;
-  provisioning?: ProvisioningPlan | null;
-}
-
-interface DomainRow {
-  domain: string;
-  tenant_id: string;
-  is_primary: number | boolean;
-  created_at: string;
-}
-
-function toDomain(row: DomainRow): DomainRecord {
-  return {
-    domain: row.domain,
-    tenantId: row.tenant_id,
-    primary: Boolean(row.is_primary),
-    createdAt: fromDbTime(row.created_at)!,
-  };
-}
-
 /**
- * A LIKE pattern matching `text` literally anywhere. `!` is the escape character: a backslash
- * means different things to MySQL (a string escape too) and SQLite, and broke every MySQL search.
+ * The central registry: tenants and domains (through the RegistryStore of `registry.kind`), and
+ * afty's own audit log, run records and lock holders (always afty_* tables in the same database).
  */
-function likePattern(text: string): string {
-  return `%${text.replace(/[!_%]/g, (char) => `!${char}`)}%`;
-}
-
-/** The central registry: tenants, domains and the audit log. */
 export class Registry {
   private constructor(
     readonly db: Knex,
     readonly location: DatabaseLocation,
+    private readonly store: RegistryStore,
   ) {}
 
-  /** Connects and creates or upgrades the schema. Unreachable → exit 3. */
-  static async open(location: DatabaseLocation): Promise<Registry> {
+  /** Connects, creates or upgrades afty's schema and checks the registry's own tables. Unreachable → exit 3. */
+  static async open(config: AftyConfig): Promise<Registry> {
+    const location = config.central;
     const db = await createKnex(location, { poolMax: 4, shared: true });
+    let store: RegistryStore;
     try {
       await ensureRegistrySchema(db);
+      store = await openStore(db, config);
     } catch (error) {
       await db.destroy();
+      if (error instanceof AftyError) throw error;
       const classified = classifyDriverError(error, {
         target: `the central registry at ${describeLocation(location)}`,
         credentials: location.driver === 'mysql' ? location.source : undefined,
@@ -154,7 +62,7 @@ export class Registry {
       }
       throw error;
     }
-    return new Registry(db, location);
+    return new Registry(db, location, store);
   }
 
   /** Creates the central MySQL database if it does not exist (afty init). SQLite files appear on open. */
@@ -186,188 +94,84 @@ export class Registry {
     return new RunStore(this.db);
   }
 
-  async findTenant(id: string): Promise<TenantRecord | undefined> {
-    const row = (await this.db<TenantRow>(TENANTS).where({ id }).first()) as TenantRow | undefined;
-    return row ? toTenant(row) : undefined;
+  /** How the names of the databases the registry gives new tenants start. */
+  get databasePrefix(): string {
+    return this.store.databasePrefix;
   }
 
-  async findTenantByDomain(domain: string): Promise<TenantRecord | undefined> {
-    const row = (await this.db<TenantRow>(TENANTS)
-      .join(DOMAINS, `${DOMAINS}.tenant_id`, `${TENANTS}.id`)
-      .where(`${DOMAINS}.domain`, domain.toLowerCase())
-      .first(`${TENANTS}.*`)) as TenantRow | undefined;
-    return row ? toTenant(row) : undefined;
+  /** An id for a new tenant when the registry generates them, else undefined. */
+  generateId(): string | undefined {
+    return this.store.generateId();
   }
 
-  private filtered(filter: TenantListFilter): Knex.QueryBuilder {
-    const query = this.db(TENANTS);
-    if (filter.ids) query.whereIn('id', filter.ids);
-    if (filter.status?.length) query.whereIn('status', filter.status);
-    else query.whereNot('status', PROVISIONING);
-    if (filter.server?.length) query.whereIn('server', filter.server);
-    if (filter.exclude?.length) query.whereNotIn('id', filter.exclude);
-    // settings is JSON text; SQLite and MySQL/MariaDB both read it with json_extract.
-    if (filter.maintenance !== undefined) {
-      query.whereRaw(`json_extract(??, '$.maintenance') is ${filter.maintenance ? 'not ' : ''}null`, [
-        `${TENANTS}.settings`,
-      ]);
-    }
-    if (filter.search) {
-      const pattern = likePattern(filter.search.toLowerCase());
-      query.where((where) => {
-        where
-          .whereRaw("lower(??) like ? escape '!'", ['id', pattern])
-          .orWhereRaw("lower(??) like ? escape '!'", ['name', pattern])
-          .orWhereExists((exists) => {
-            exists
-              .select(this.db.raw('1'))
-              .from(DOMAINS)
-              .whereRaw('?? = ??', [`${DOMAINS}.tenant_id`, `${TENANTS}.id`])
-              .andWhereRaw("?? like ? escape '!'", [`${DOMAINS}.domain`, pattern]);
-          });
-      });
-    }
-    return query;
+  /** The database name a new tenant gets when none is given. */
+  databaseNameFor(id: string): string {
+    return this.store.databaseNameFor(id);
   }
 
-  async listTenants(filter: TenantListFilter = {}): Promise<TenantRecord[]> {
-    const query = this.filtered(filter).select(`${TENANTS}.*`);
-    const sort = filter.sort ?? { key: 'id', descending: false };
-    query.orderBy(SORT_COLUMNS[sort.key], sort.descending ? 'desc' : 'asc');
-    if (sort.key !== 'id') query.orderBy('id', 'asc');
-    if (filter.limit !== undefined) query.limit(filter.limit);
-    if (filter.offset) {
-      if (filter.limit === undefined) query.limit(Number.MAX_SAFE_INTEGER);
-      query.offset(filter.offset);
-    }
-    return ((await query) as TenantRow[]).map(toTenant);
+  /** Whether tenant passwords are kept as the registry's application reads them (not encrypted). */
+  get plainPasswords(): boolean {
+    return this.store.plainPasswords;
   }
 
-  async countTenants(filter: TenantListFilter = {}): Promise<number> {
-    const row = (await this.filtered(filter).count({ count: '*' }).first()) as { count: number | string };
-    return Number(row.count);
+  findTenant(id: string): Promise<TenantRecord | undefined> {
+    return this.store.findTenant(id);
   }
 
-  async countTenantsByServer(): Promise<Map<string, number>> {
-    const rows = (await this.db(TENANTS).select('server').count({ count: '*' }).groupBy('server')) as Array<{
-      server: string;
-      count: number | string;
-    }>;
-    return new Map(rows.map((row) => [row.server, Number(row.count)]));
+  findTenantByDomain(domain: string): Promise<TenantRecord | undefined> {
+    return this.store.findTenantByDomain(domain);
+  }
+
+  findTenantByDatabase(server: string, database: string): Promise<TenantRecord | undefined> {
+    return this.store.findTenantByDatabase(server, database);
+  }
+
+  listTenants(filter: TenantListFilter = {}): Promise<TenantRecord[]> {
+    return this.store.listTenants(filter);
+  }
+
+  countTenants(filter: TenantListFilter = {}): Promise<number> {
+    return this.store.countTenants(filter);
+  }
+
+  countTenantsByServer(): Promise<Map<string, number>> {
+    return this.store.countTenantsByServer();
   }
 
   /** Domains of the given tenants (all tenants when omitted), primary first. */
-  async listDomains(tenantIds?: string[]): Promise<DomainRecord[]> {
-    const query = this.db(DOMAINS)
-      .select('*')
-      .orderBy([{ column: 'tenant_id' }, { column: 'is_primary', order: 'desc' }, { column: 'domain' }]);
-    const rows: DomainRow[] = [];
-    if (tenantIds === undefined) rows.push(...(await query));
-    else {
-      // Chunked so large fleets stay under the drivers' bound-parameter limits.
-      for (let start = 0; start < tenantIds.length; start += 500) {
-        rows.push(...(await query.clone().whereIn('tenant_id', tenantIds.slice(start, start + 500))));
-      }
-    }
-    return rows.map(toDomain);
+  listDomains(tenantIds?: string[]): Promise<DomainRecord[]> {
+    return this.store.listDomains(tenantIds);
   }
 
-  async findDomain(domain: string): Promise<DomainRecord | undefined> {
-    const row = (await this.db(DOMAINS).where({ domain }).first()) as DomainRow | undefined;
-    return row ? toDomain(row) : undefined;
+  findDomain(domain: string): Promise<DomainRecord | undefined> {
+    return this.store.findDomain(domain);
   }
 
-  async insertTenant(tenant: NewTenant): Promise<void> {
-    const now = toDbTime();
-    await this.db.transaction(async (trx) => {
-      await trx(TENANTS).insert({
-        id: tenant.id,
-        name: tenant.name,
-        status: tenant.status,
-        server: tenant.server,
-        database: tenant.database,
-        db_user: tenant.dbUser,
-        db_password: tenant.dbPassword,
-        settings: JSON.stringify(tenant.settings),
-        provisioning: tenant.provisioning ? JSON.stringify(tenant.provisioning) : null,
-        created_at: now,
-        updated_at: now,
-      });
-      if (tenant.domains.length > 0) {
-        await trx(DOMAINS).insert(
-          tenant.domains.map((domain, index) => ({
-            domain,
-            tenant_id: tenant.id,
-            is_primary: index === 0,
-            created_at: now,
-          })),
-        );
-      }
-    });
+  insertTenant(tenant: NewTenant): Promise<void> {
+    return this.store.insertTenant(tenant);
   }
 
-  async updateTenant(id: string, patch: TenantPatch): Promise<void> {
-    const row: Record<string, unknown> = { updated_at: toDbTime() };
-    if (patch.name !== undefined) row.name = patch.name;
-    if (patch.status !== undefined) row.status = patch.status;
-    if (patch.statusReason !== undefined) row.status_reason = patch.statusReason;
-    if (patch.settings !== undefined) row.settings = JSON.stringify(patch.settings);
-    if (patch.dbUser !== undefined) row.db_user = patch.dbUser;
-    if (patch.dbPassword !== undefined) row.db_password = patch.dbPassword;
-    if (patch.lastMigratedAt !== undefined) row.last_migrated_at = toDbTime(patch.lastMigratedAt);
-    if (patch.provisioning !== undefined) {
-      row.provisioning = patch.provisioning ? JSON.stringify(patch.provisioning) : null;
-    }
-    await this.db(TENANTS).where({ id }).update(row);
+  updateTenant(id: string, patch: TenantPatch): Promise<void> {
+    return this.store.updateTenant(id, patch);
   }
 
   /** Deletes the tenant row and its domains. */
-  async deleteTenant(id: string): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx(DOMAINS).where({ tenant_id: id }).delete();
-      await trx(TENANTS).where({ id }).delete();
-    });
+  deleteTenant(id: string): Promise<void> {
+    return this.store.deleteTenant(id);
   }
 
   /** Adds a domain; the first domain of a tenant, or `primary`, becomes its primary. */
-  async addDomain(tenantId: string, domain: string, primary: boolean): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      const existing = (await trx(DOMAINS).where({ tenant_id: tenantId }).count({ count: '*' }).first()) as {
-        count: number | string;
-      };
-      const makePrimary = primary || Number(existing.count) === 0;
-      if (makePrimary) await trx(DOMAINS).where({ tenant_id: tenantId }).update({ is_primary: false });
-      await trx(DOMAINS).insert({
-        domain,
-        tenant_id: tenantId,
-        is_primary: makePrimary,
-        created_at: toDbTime(),
-      });
-    });
+  addDomain(tenantId: string, domain: string, primary: boolean): Promise<void> {
+    return this.store.addDomain(tenantId, domain, primary);
   }
 
   /** Removes a domain; if it was primary, the oldest remaining domain becomes primary. */
-  async removeDomain(domain: string): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      const row = (await trx(DOMAINS).where({ domain }).first()) as
-        { tenant_id: string; is_primary: unknown } | undefined;
-      if (!row) return;
-      await trx(DOMAINS).where({ domain }).delete();
-      if (row.is_primary) {
-        const next = (await trx(DOMAINS)
-          .where({ tenant_id: row.tenant_id })
-          .orderBy([{ column: 'created_at' }, { column: 'domain' }])
-          .first()) as { domain: string } | undefined;
-        if (next) await trx(DOMAINS).where({ domain: next.domain }).update({ is_primary: true });
-      }
-    });
+  removeDomain(domain: string): Promise<void> {
+    return this.store.removeDomain(domain);
   }
 
-  async setPrimaryDomain(tenantId: string, domain: string): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx(DOMAINS).where({ tenant_id: tenantId }).update({ is_primary: false });
-      await trx(DOMAINS).where({ domain, tenant_id: tenantId }).update({ is_primary: true });
-    });
+  setPrimaryDomain(tenantId: string, domain: string): Promise<void> {
+    return this.store.setPrimaryDomain(tenantId, domain);
   }
 
   /** Records that this process took the tenant's migration lock. */

@@ -131,6 +131,30 @@ const registryMigrations: Array<{
       await db.schema.dropTableIfExists('afty_runs');
     },
   },
+  {
+    // With registry.kind stancl or mapping the tenants live in the application's tables: what
+    // afty knows about a tenant beyond them (server, status reason, provisioning, last migration,
+    // and whatever those tables have no column for) lives here, keyed by the tenant's id.
+    name: '0005_tenant_state',
+    async up(db) {
+      await db.schema.createTable('afty_tenant_state', (table) => {
+        table.string('tenant_id', 64).primary();
+        table.string('server', 32).nullable();
+        table.string('name', 191).nullable();
+        table.string('status', 16).nullable();
+        table.string('status_reason', 255).nullable();
+        table.text('settings').nullable();
+        table.string('db_user', 80).nullable();
+        table.text('db_password').nullable();
+        table.text('provisioning').nullable();
+        table.datetime('created_at', { precision: 3 }).nullable();
+        table.datetime('last_migrated_at', { precision: 3 }).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('afty_tenant_state');
+    },
+  },
 ];
 
 export const REGISTRY_MIGRATIONS_TABLE = 'afty_registry_migrations';

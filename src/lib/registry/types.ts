@@ -31,8 +31,10 @@ export interface TenantRecord {
   server: string;
   database: string;
   dbUser: string | null;
-  /** Encrypted (see tenants/credentials); never shown. */
+  /** Encrypted (see tenants/credentials) unless plainPassword; never shown. */
   dbPassword: string | null;
+  /** Set when the registry keeps the password as its application reads it (stancl's tenancy_db_password). */
+  plainPassword?: true;
   settings: TenantSettings;
   createdAt: string;
   updatedAt: string;

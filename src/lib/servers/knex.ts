@@ -141,7 +141,9 @@ export async function createKnex(location: DatabaseLocation, options: KnexOption
     client: 'mysql2',
     connection: {
       ...location.connection,
-      charset: 'utf8mb4',
+      // No charset, as plain knex: knex would compile every createTable with `default character
+      // set X`, giving tables X's default collation instead of the database's (afty creates
+      // databases utf8mb4_unicode_ci). mysql2's own default handshake is utf8mb4_unicode_ci.
       connectTimeout: connectTimeoutMs,
       multipleStatements: options.multipleStatements ?? false,
       supportBigNumbers: true,

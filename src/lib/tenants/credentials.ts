@@ -62,3 +62,17 @@ export function isEncrypted(stored: string): boolean {
     stored.startsWith(`${FORMAT}:`) && Buffer.from(stored.slice(FORMAT.length + 1), 'base64').length > 28
   );
 }
+
+/** The password of a tenant as it connects: stored plain by some registries (stancl), else decrypted. */
+export function revealPassword(
+  tenant: { id: string; dbPassword: string | null; plainPassword?: true },
+  secret: string | undefined,
+): string | undefined {
+  if (!tenant.dbPassword) return undefined;
+  return tenant.plainPassword ? tenant.dbPassword : decryptSecret(tenant.dbPassword, secret, tenant.id);
+}
+
+/** A new password as the registry stores it: as is where its application reads it so, else encrypted. */
+export function sealPassword(plain: string, secret: string | undefined, storedPlain: boolean): string {
+  return storedPlain ? plain : encryptSecret(plain, secret);
+}

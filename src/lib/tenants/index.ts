@@ -7,25 +7,38 @@ import {
   PROVISIONING,
   looksLikeTenantId,
   shellWord,
+  validateDatabaseName,
   validateDomain,
   validateTenantId,
+  validateTenantKey,
   validateTenantName,
   type TenantStatus,
 } from '../validation/index.js';
-import { assertSecret, decryptSecret, encryptSecret, generatePassword } from './credentials.js';
-import { tenantDatabaseName, tenantUserName } from './naming.js';
+import { assertSecret, generatePassword, revealPassword, sealPassword } from './credentials.js';
+import { tenantUserName } from './naming.js';
 import { runSteps, type Step, type StepHooks } from './saga.js';
 
 export { tenantDatabaseName, tenantUserName } from './naming.js';
-export { encryptSecret, decryptSecret, generatePassword, isEncrypted, SECRET_HINT } from './credentials.js';
+export {
+  encryptSecret,
+  decryptSecret,
+  generatePassword,
+  isEncrypted,
+  revealPassword,
+  sealPassword,
+  SECRET_HINT,
+} from './credentials.js';
 export { runSteps, type Step, type StepHooks } from './saga.js';
 export { tenantView, type TenantView } from './view.js';
 
 /** Finds a tenant by id or domain; unknown → exit 2 naming what was looked for. */
 export async function resolveTenant(registry: Registry, idOrDomain: string): Promise<TenantRecord> {
-  const key = idOrDomain.trim().toLowerCase();
-  const tenant = looksLikeTenantId(key) ? await registry.findTenant(key) : undefined;
-  const found = tenant ?? (key.includes('.') ? await registry.findTenantByDomain(key) : undefined);
+  // Registries hold ids as they are (stancl UUIDs, integers): the id as given first, then lower-cased.
+  const given = idOrDomain.trim();
+  const key = given.toLowerCase();
+  let found = looksLikeTenantId(given) ? await registry.findTenant(given) : undefined;
+  if (!found && key !== given && looksLikeTenantId(key)) found = await registry.findTenant(key);
+  if (!found && key.includes('.')) found = await registry.findTenantByDomain(key);
   if (!found) {
     throw new NotFoundError(`no tenant with id or domain ${JSON.stringify(idOrDomain)}`, {
       hint: 'see afty tenant list',
@@ -52,8 +65,8 @@ export function usesTenantUsers(ctx: AftyContext, server: DatabaseServer): boole
 /** Where tenant-level work connects: as the tenant's own user when it has one. */
 export function tenantLocation(ctx: AftyContext, tenant: TenantRecord): DatabaseLocation {
   const server = ctx.servers.get(tenant.server);
-  if (tenant.dbUser && tenant.dbPassword) {
-    const password = decryptSecret(tenant.dbPassword, ctx.config.secret, tenant.id);
+  const password = tenant.dbUser ? revealPassword(tenant, ctx.config.secret) : undefined;
+  if (tenant.dbUser && password !== undefined) {
     return server.tenantLocation(tenant.database, { user: tenant.dbUser, password });
   }
   return server.tenantLocation(tenant.database);
@@ -65,10 +78,13 @@ export function adminLocation(ctx: AftyContext, tenant: TenantRecord): DatabaseL
 }
 
 export interface CreateTenantInput {
-  id: string;
+  /** Omitted: the registry generates it (registry.stancl.idGenerator). */
+  id?: string;
   name?: string;
   domains?: string[];
   server?: string;
+  /** A custom database name [default: the registry's naming of the id]. */
+  database?: string;
   status?: TenantStatus;
   /** What the create does after the database exists, recorded so a retry or diagnose can finish it. */
   migrate?: boolean;
@@ -81,14 +97,24 @@ export interface CreateTenantOptions extends StepHooks {
   extraSteps?(tenant: TenantRecord): Step[];
 }
 
-type ValidatedTenant = Required<Omit<CreateTenantInput, 'server' | 'classes'>> & {
+type ValidatedTenant = Required<
+  Omit<CreateTenantInput, 'id' | 'name' | 'server' | 'classes' | 'database'>
+> & {
+  id?: string;
+  /** Without --name: the id. */
+  name?: string;
   server?: string;
+  database?: string;
   classes: string[] | null;
 };
 
-/** Validates everything about a new tenant before anything is touched. */
+/**
+ * Validates everything about a new tenant before anything is touched. The id only for safety
+ * here: a retry may finish a half-created tenant whose id the registry generated (a UUID);
+ * createTenant holds a genuinely new id to the slug rule.
+ */
 export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
-  const id = validateTenantId(input.id);
+  const id = input.id === undefined ? undefined : validateTenantKey(input.id);
   const domains = (input.domains ?? []).map(validateDomain);
   const duplicate = domains.find((domain, index) => domains.indexOf(domain) !== index);
   if (duplicate) throw new InputError(`domain ${duplicate} is given twice`);
@@ -97,6 +123,7 @@ export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
     name: input.name === undefined ? id : validateTenantName(input.name),
     domains,
     server: input.server,
+    database: input.database === undefined ? undefined : validateDatabaseName(input.database, '--database'),
     status: input.status ?? 'active',
     migrate: Boolean(input.migrate),
     seed: Boolean(input.seed),
@@ -105,12 +132,13 @@ export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
 }
 
 /** The `afty tenant create …` that finishes a half-created tenant: what it was first asked to do. */
-export function finishCommand(tenant: TenantRecord, domains: string[]): string {
+export function finishCommand(tenant: TenantRecord, domains: string[], defaultDatabase: string): string {
   const plan = tenant.provisioning;
   const words = ['afty', 'tenant', 'create', tenant.id];
   if (tenant.name !== tenant.id) words.push('--name', shellWord(tenant.name));
   for (const domain of domains) words.push('--domain', domain);
   words.push('--server', tenant.server);
+  if (tenant.database !== defaultDatabase) words.push('--database', tenant.database);
   if (plan && plan.status !== 'active') words.push('--status', plan.status);
   if (plan?.migrate) words.push('--migrate');
   if (plan?.seed) words.push('--seed');
@@ -119,8 +147,8 @@ export function finishCommand(tenant: TenantRecord, domains: string[]): string {
 }
 
 /** The one-line remedy for a half-created tenant: finish it or undo it. */
-export function provisioningRemedy(tenant: TenantRecord, domains: string[]): string {
-  return `finish it with ${finishCommand(tenant, domains)} (or afty diagnose --fix), or undo it with afty tenant delete ${tenant.id} --force`;
+export function provisioningRemedy(tenant: TenantRecord, domains: string[], defaultDatabase: string): string {
+  return `finish it with ${finishCommand(tenant, domains, defaultDatabase)} (or afty diagnose --fix), or undo it with afty tenant delete ${tenant.id} --force`;
 }
 
 /** Refuses work on a half-created tenant (exit 2), naming how to finish or undo it. */
@@ -130,18 +158,24 @@ export async function assertProvisioned(registry: Registry, tenant: TenantRecord
   throw new InputError(
     `tenant ${tenant.id} is half-created (status provisioning): a tenant create did not finish`,
     {
-      hint: provisioningRemedy(tenant, domains),
+      hint: provisioningRemedy(tenant, domains, registry.databaseNameFor(tenant.id)),
     },
   );
 }
 
 /** A retry must ask for what the first attempt asked for; otherwise it would finish another tenant. */
-function assertSameRequest(existing: TenantRecord, domains: string[], wanted: ValidatedTenant): void {
+function assertSameRequest(
+  existing: TenantRecord,
+  domains: string[],
+  wanted: ValidatedTenant & { name: string },
+  defaultDatabase: string,
+): void {
   const plan = existing.provisioning;
   const same =
     existing.name === wanted.name &&
     JSON.stringify(domains) === JSON.stringify(wanted.domains) &&
     (wanted.server === undefined || wanted.server === existing.server) &&
+    (wanted.database === undefined || wanted.database === existing.database) &&
     plan?.status === wanted.status &&
     plan.migrate === wanted.migrate &&
     plan.seed === wanted.seed &&
@@ -149,7 +183,7 @@ function assertSameRequest(existing: TenantRecord, domains: string[], wanted: Va
   if (!same) {
     throw new InputError(
       `tenant ${existing.id} is half-created by an earlier tenant create with other options`,
-      { hint: provisioningRemedy(existing, domains) },
+      { hint: provisioningRemedy(existing, domains, defaultDatabase) },
     );
   }
 }
@@ -167,9 +201,18 @@ export async function createTenant(
   input: CreateTenantInput,
   options: CreateTenantOptions = {},
 ): Promise<TenantRecord> {
-  const tenant = validateNewTenant(input);
+  const validated = validateNewTenant(input);
   const registry = await ctx.registry();
+  // Tenants afty creates get the slug given, or the id the registry generates (stancl's UUIDs).
+  const id = validated.id ?? registry.generateId();
+  if (id === undefined) {
+    throw new InputError('give the new tenant an id', {
+      hint: 'afty tenant create ID (a registry that generates ids: registry.stancl.idGenerator)',
+    });
+  }
+  const tenant = { ...validated, id, name: validated.name ?? id };
   const existing = await registry.findTenant(tenant.id);
+  if (!existing && validated.id !== undefined) validateTenantId(validated.id);
   if (existing && existing.status !== PROVISIONING) {
     throw new InputError(`tenant ${tenant.id} already exists`, {
       hint: 'choose another id or see afty tenant show',
@@ -180,6 +223,7 @@ export async function createTenant(
       existing,
       (await registry.listDomains([existing.id])).map((domain) => domain.domain),
       tenant,
+      registry.databaseNameFor(existing.id),
     );
     return provision(ctx, existing, options, false);
   }
@@ -188,7 +232,16 @@ export async function createTenant(
   const server = ctx.servers.get(serverName);
   const withUser = usesTenantUsers(ctx, server);
   if (withUser) assertSecret(ctx.config.secret);
-  const database = tenantDatabaseName(ctx.config.tenancy.databasePrefix, tenant.id);
+  const database = tenant.database ?? registry.databaseNameFor(tenant.id);
+  const owner = await registry.findTenantByDatabase(serverName, database);
+  if (owner) {
+    throw new InputError(
+      `database ${database} on server "${serverName}" already belongs to tenant ${owner.id}`,
+      {
+        hint: 'choose another --database',
+      },
+    );
+  }
   for (const domain of tenant.domains) {
     const owner = await registry.findDomain(domain);
     if (owner) throw new InputError(`domain ${domain} already belongs to tenant ${owner.tenantId}`);
@@ -197,7 +250,7 @@ export async function createTenant(
     throw new InputError(
       `database ${database} already exists on server "${serverName}" but no tenant uses it`,
       {
-        hint: 'drop it (afty diagnose shows the command) or restore it as a tenant with afty backup restore, then retry',
+        hint: `register it as it is with afty tenant adopt ${database} --server ${serverName}, or drop it (afty diagnose shows the command) and retry`,
       },
     );
   }
@@ -215,7 +268,7 @@ export async function createTenant(
     server: serverName,
     database,
     dbUser: user,
-    dbPassword: password ? encryptSecret(password, ctx.config.secret) : null,
+    dbPassword: password ? sealPassword(password, ctx.config.secret, registry.plainPasswords) : null,
     settings: {},
     domains: tenant.domains,
     provisioning: {
@@ -256,7 +309,7 @@ async function provision(
     },
   ];
   if (tenant.dbUser && tenant.dbPassword && server.supportsUsers) {
-    const password = decryptSecret(tenant.dbPassword, ctx.config.secret, tenant.id);
+    const password = revealPassword(tenant, ctx.config.secret)!;
     const user = tenant.dbUser;
     steps.push({
       name: 'user',

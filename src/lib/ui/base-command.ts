@@ -67,7 +67,7 @@ export function oneLine(message: string): string {
     .join(' ');
 }
 
-/** Maps any error to the DESIGN.md exit code. */
+/** Maps any error to its exit code (README, "Output and exit codes"). */
 export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof AftyError) return error.exitCode;
   const oclifExit = (error as { oclif?: { exit?: number } })?.oclif?.exit;
@@ -78,7 +78,7 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
 }
 
 /**
- * Every afty command: --json/--config/--verbose, one-line errors with DESIGN.md exit codes
+ * Every afty command: --json/--config/--verbose, one-line errors with their exit codes
  * (kept under --json), config + context loaded on demand, audit rows for mutating commands.
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {

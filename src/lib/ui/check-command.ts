@@ -10,7 +10,7 @@ export abstract class CheckReportCommand<T extends typeof Command> extends Fleet
   public async init(): Promise<void> {
     await super.init();
     const flags = this.flags as { reporter: string; output?: string };
-    const { assertReportOptions } = await import('../checks/reporters.js');
+    const { assertReportOptions } = await import('./check-reporters.js');
     await assertReportOptions({
       reporter: flags.reporter as ReporterName,
       output: flags.output,
@@ -37,8 +37,9 @@ export abstract class CheckReportCommand<T extends typeof Command> extends Fleet
     report: CheckReport,
     flags: { reporter: string; output?: string },
   ): Promise<CheckReport> {
-    const [{ presentReport, reportExitCode }, { signalExitCode }] = await Promise.all([
+    const [{ reportExitCode }, { presentReport }, { signalExitCode }] = await Promise.all([
       import('../checks/index.js'),
+      import('./check-reporters.js'),
       import('../fleet/index.js'),
     ]);
     process.exitCode = report.interrupted

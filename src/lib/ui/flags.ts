@@ -2,8 +2,8 @@ import { Flags } from '@oclif/core';
 import { TENANT_STATUSES } from '../validation/index.js';
 
 /**
- * Selection and scheduling flags shared by every per-tenant command (DESIGN.md, "Fleet
- * operations"). Repeatable flags have no `default: []`: oclif would print "[default: ]".
+ * Selection and scheduling flags shared by every per-tenant command (docs/fleet.md,
+ * "Selection"). Repeatable flags have no `default: []`: oclif would print "[default: ]".
  */
 export const fleetFlags = {
   tenant: Flags.string({

@@ -8,6 +8,9 @@ import { BaseCommand, redactArguments, type SelectionFlagValues } from './base-c
 import type { FleetSummaryOptions } from './fleet.js';
 import { colorErr } from './output.js';
 
+/** How long an aborted run may take to print its summary and close before afty exits anyway. */
+const ABANDONED_WORK_EXIT_MS = 3000;
+
 /** The scheduling, rollout and run flags (flags.ts), as parsed; commands may take a subset. */
 interface FleetFlagValues extends SelectionFlagValues {
   concurrency?: number;
@@ -274,7 +277,12 @@ export abstract class FleetCommand<T extends typeof Command> extends BaseCommand
       get interrupted() {
         return interrupt.signal;
       },
-      close: () => interrupt.uninstall(),
+      close: () => {
+        interrupt.uninstall();
+        // After a second interrupt afty must end even if abandoned work still holds the event
+        // loop (a socket that never closes): unref'd, this fires only if something else is left.
+        if (interrupt.abort.signal.aborted) setTimeout(() => process.exit(), ABANDONED_WORK_EXIT_MS).unref();
+      },
     };
   }
 

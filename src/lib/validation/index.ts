@@ -50,9 +50,38 @@ export function validateTenantId(value: string): string {
   return value;
 }
 
-/** True when the value is shaped like a tenant id (used to tell ids from domains). */
+/**
+ * Any id a registry may hold (stancl UUIDs, integers, a home-grown registry's slugs): printable
+ * ASCII starting with a letter or digit, without quotes, backslashes, slashes, spaces or braces,
+ * ≤ 64 characters. Ids become backup folder names and Redis hash tags, hence no `/` and no braces.
+ */
+export const TENANT_KEY_PATTERN = /^[A-Za-z0-9][!#$%&()*+,.:;<=>?@A-Z[\]^_a-z|~0-9-]{0,63}$/;
+
+/** Validates an id read from or looked up in a registry (see TENANT_KEY_PATTERN). */
+export function validateTenantKey(value: string): string {
+  if (!TENANT_KEY_PATTERN.test(value)) {
+    throw new InputError(
+      `invalid tenant id ${describeValue(value)}: use up to 64 printable ASCII characters, a letter or digit first, without quotes, backslashes, slashes, spaces or braces`,
+    );
+  }
+  return value;
+}
+
+/** True when the value may be a registry's tenant id (used to tell ids from domains). */
 export function looksLikeTenantId(value: string): boolean {
-  return TENANT_ID_PATTERN.test(value);
+  return TENANT_KEY_PATTERN.test(value);
+}
+
+/** Database names afty creates or adopts: 1-64 of letters, digits, `_`, `$` or `-`. */
+const DATABASE_NAME_PATTERN = /^[A-Za-z0-9_$-]{1,64}$/;
+
+export function validateDatabaseName(value: string, flag = 'database name'): string {
+  if (!DATABASE_NAME_PATTERN.test(value)) {
+    throw new InputError(
+      `invalid ${flag} ${describeValue(value)}: use 1-64 characters of A-Z, a-z, 0-9, _, $ or -`,
+    );
+  }
+  return value;
 }
 
 /**

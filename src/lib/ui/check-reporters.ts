@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
-import { color, formatDuration } from '../ui/output.js';
-import { reportJson } from './runner.js';
-import type { CheckReport, CheckResult, CheckStatus, ReporterName } from './types.js';
+import { reportJson } from '../checks/runner.js';
+import type { CheckReport, CheckResult, CheckStatus, ReporterName } from '../checks/types.js';
+import { color, formatDuration } from './output.js';
 
 const SYMBOLS: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '-' };
 const PAINT: Record<CheckStatus, (text: string) => string> = {

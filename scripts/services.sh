@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure MariaDB (127.0.0.1:3306, root, empty password) and Redis (127.0.0.1:6379) are up for
 # the tests: starts them when they are down and installs Debian's packages when they are absent.
-# With --cluster it also starts a 3-master Redis Cluster on 127.0.0.1:7001-7003.
+# With --cluster it also starts a 3-master Redis Cluster on 127.0.0.1:7001-7003, for running the
+# cluster tests against it (AFTY_TEST_REDIS_CLUSTER=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003);
+# npm test does not need it: it starts a throwaway cluster of its own on free ports.
 set -euo pipefail
 
 log() { printf 'services: %s\n' "$*" >&2; }

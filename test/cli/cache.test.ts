@@ -11,10 +11,10 @@ import {
 } from '../../src/lib/cache/index.js';
 import { createTenant } from '../../src/lib/tenants/index.js';
 import { updateTenantSettings } from '../../src/lib/tenants/update.js';
-import { CLUSTER_SEED, redisSnapshot, unlinkPrefix } from '../integration/cache-suite.js';
+import { redisSnapshot, unlinkPrefix } from '../integration/cache-suite.js';
 import { runCli, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { REDIS_URL, requireRedis, uniqueToken } from '../support/services.js';
+import { REDIS_URL, redisClusterSeed, requireRedis, uniqueToken } from '../support/services.js';
 
 interface ClearJson {
   store: string;
@@ -375,10 +375,10 @@ describe('afty cache (CLI)', function () {
     });
 
     it('refuses a cluster node configured as a standalone Redis (exit 2, names the key)', async () => {
-      await requireRedis(CLUSTER_SEED);
+      await requireRedis(redisClusterSeed());
       const result = await runCli(['cache', 'status'], {
         cwd: project.dir,
-        env: { ...project.env, AFTY_REDIS_URL: CLUSTER_SEED },
+        env: { ...project.env, AFTY_REDIS_URL: redisClusterSeed() },
       });
       assert.equal(result.exitCode, 2);
       assert.match(result.stderr, /is a cluster node — set "cache": \{"cluster": true\}/);
@@ -392,12 +392,12 @@ describe('afty cache (CLI)', function () {
     const json = <T>(args: string[]) => runJson<T>(args, { cwd: project.dir, env: project.env });
 
     before(async () => {
-      await requireRedis(CLUSTER_SEED);
+      await requireRedis(redisClusterSeed());
       project = createProject({
         driver: 'sqlite',
-        config: { cache: { prefix, url: CLUSTER_SEED, cluster: true } },
+        config: { cache: { prefix, url: redisClusterSeed(), cluster: true } },
       });
-      cluster = await connectRedisCluster(CLUSTER_SEED);
+      cluster = await connectRedisCluster(redisClusterSeed());
       await addTenants(project);
       await seed(cluster, prefix);
     });

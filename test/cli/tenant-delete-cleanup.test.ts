@@ -2,10 +2,17 @@ import assert from 'node:assert/strict';
 import { connectRedis, connectRedisCluster } from '../../src/lib/cache/connection.js';
 import { centralDomainsKey, centralTenantKey } from '../../src/lib/cache/keyspace.js';
 import { RedisTenantCache, type RedisClient } from '../../src/lib/cache/redis-store.js';
-import { CLUSTER_SEED, redisSnapshot, unlinkPrefix } from '../integration/cache-suite.js';
+import { redisSnapshot, unlinkPrefix } from '../integration/cache-suite.js';
 import { runCli, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { mariadbAdmin, REDIS_URL, requireMariaDb, requireRedis, uniqueToken } from '../support/services.js';
+import {
+  mariadbAdmin,
+  REDIS_URL,
+  redisClusterSeed,
+  requireMariaDb,
+  requireRedis,
+  uniqueToken,
+} from '../support/services.js';
 
 /**
  * Delete `reuse1`, create `reuse1` again, and the new tenant read the old customer's cached card
@@ -39,17 +46,20 @@ for (const mode of ['standalone', 'cluster'] as const) {
 
     before(async () => {
       await requireMariaDb();
-      await requireRedis(mode === 'cluster' ? CLUSTER_SEED : REDIS_URL);
+      await requireRedis(mode === 'cluster' ? redisClusterSeed() : REDIS_URL);
       prefix = `afty-test-${uniqueToken()}:`;
       project = createProject({
         driver: 'mariadb',
         config: {
           cache:
-            mode === 'cluster' ? { url: CLUSTER_SEED, cluster: true, prefix } : { url: REDIS_URL, prefix },
+            mode === 'cluster'
+              ? { url: redisClusterSeed(), cluster: true, prefix }
+              : { url: REDIS_URL, prefix },
         },
       });
       await project.createCentral();
-      client = mode === 'cluster' ? await connectRedisCluster(CLUSTER_SEED) : await connectRedis(REDIS_URL);
+      client =
+        mode === 'cluster' ? await connectRedisCluster(redisClusterSeed()) : await connectRedis(REDIS_URL);
       await ok(['tenant', 'create', 'reuse1', '--domain', 'reuse1.test']);
       await ok(['tenant', 'create', 'keeper', '--domain', 'keeper.test']);
     });

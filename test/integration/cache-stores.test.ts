@@ -14,14 +14,15 @@ import {
   type RedisClient,
 } from '../../src/lib/cache/index.js';
 import { createKnex } from '../../src/lib/servers/knex.js';
-import { REDIS_URL, mariadbAdmin, requireMariaDb, requireRedis, uniqueToken } from '../support/services.js';
 import {
-  CLUSTER_SEED,
-  redisSnapshot,
-  tenantCacheBehaviour,
-  unlinkPrefix,
-  type StoreHarness,
-} from './cache-suite.js';
+  REDIS_URL,
+  mariadbAdmin,
+  redisClusterSeed,
+  requireMariaDb,
+  requireRedis,
+  uniqueToken,
+} from '../support/services.js';
+import { redisSnapshot, tenantCacheBehaviour, unlinkPrefix, type StoreHarness } from './cache-suite.js';
 
 function redisHarness(client: () => RedisClient, prefix: string): StoreHarness {
   return {
@@ -64,8 +65,8 @@ describe('cache stores: the same behaviour everywhere', function () {
     const prefix = `afty-test-${uniqueToken()}:`;
     let cluster: Cluster;
     before(async () => {
-      await requireRedis(CLUSTER_SEED);
-      cluster = await connectRedisCluster(CLUSTER_SEED);
+      await requireRedis(redisClusterSeed());
+      cluster = await connectRedisCluster(redisClusterSeed());
     });
     after(async () => {
       await unlinkPrefix(cluster, prefix);

@@ -3,10 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient, TenantCache } from '../../src/lib/cache/index.js';
 import { AftyError } from '../../src/lib/errors.js';
-import { REDIS_CLUSTER_NODES, uniqueToken } from '../support/services.js';
-
-/** The seed node the cluster tests connect through. */
-export const CLUSTER_SEED = `redis://${REDIS_CLUSTER_NODES[0]!.host}:${REDIS_CLUSTER_NODES[0]!.port}`;
+import { uniqueToken } from '../support/services.js';
 
 /** Visits every key matching a glob on every master (SCAN per node: test-side, independent of afty). */
 async function eachRedisKey(

@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,12 +61,15 @@ export async function startPrivateMariaDb(
   const base = mkdtempSync(path.join(os.tmpdir(), 'afty-mariadb-'));
   const datadir = path.join(base, 'data');
   const socket = path.join(base, 'mysqld.sock');
+  const tmpdir = path.join(base, 'tmp');
+  mkdirSync(tmpdir);
   const port = await freePort();
   await execa('mariadb-install-db', [
     '--no-defaults',
     `--datadir=${datadir}`,
     '--user=root',
     '--auth-root-authentication-method=normal',
+    `--tmpdir=${tmpdir}`, // passed on to the bootstrap mariadbd (see the server's own --tmpdir)
     // The test database's script is also what creates the anonymous users of a stock install.
     ...(options.keepAnonymousUsers ? [] : ['--skip-test-db']),
   ]);
@@ -82,6 +85,10 @@ export async function startPrivateMariaDb(
         '--bind-address=127.0.0.1',
         '--user=root',
         `--pid-file=${path.join(base, 'mysqld.pid')}`,
+        // Its own tmpdir: at start-up mariadbd deletes every #sql* file in its tmpdir, which in the
+        // shared /tmp are the shared server's in-use temporary tables ("Error on delete of
+        // '/tmp/#sql-temptable-…'" in whatever test is using one then).
+        `--tmpdir=${tmpdir}`,
         '--skip-name-resolve',
         '--innodb-buffer-pool-size=32M',
         '--innodb-log-file-size=16M',

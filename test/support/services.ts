@@ -2,16 +2,32 @@ import { randomBytes } from 'node:crypto';
 
 export const MARIADB_URL = process.env.AFTY_TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306';
 export const REDIS_URL = process.env.AFTY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-export const REDIS_CLUSTER_NODES = (
-  process.env.AFTY_TEST_REDIS_CLUSTER ?? '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003'
-)
-  .split(',')
-  .map((node) => {
-    const [host, port] = node.split(':');
+/**
+ * The Redis Cluster nodes the cluster tests use: AFTY_TEST_REDIS_CLUSTER ("host:port,…"), which
+ * the test run's global fixture (test/support/global-fixture.ts) sets to a throwaway cluster it
+ * starts when the variable is not already set. Read when called: in a serial run the test files
+ * are loaded before the fixture runs.
+ */
+export function redisClusterNodes(): Array<{ host: string; port: number }> {
+  const nodes = process.env.AFTY_TEST_REDIS_CLUSTER;
+  if (!nodes) {
+    throw new Error(
+      'AFTY_TEST_REDIS_CLUSTER is not set: run the tests through mocha with .mocharc.json (npm test), whose global fixture starts a Redis Cluster, or set it to host:port,… of one',
+    );
+  }
+  return nodes.split(',').map((node) => {
+    const [host, port] = node.trim().split(':');
     return { host: host!, port: Number(port) };
   });
+}
 
-const SERVICES_HINT = 'start it with: bash scripts/services.sh (add --cluster for the Redis Cluster)';
+/** The seed node the cluster tests connect through. */
+export function redisClusterSeed(): string {
+  const [first] = redisClusterNodes();
+  return `redis://${first!.host}:${first!.port}`;
+}
+
+export const SERVICES_HINT = 'start it with: bash scripts/services.sh';
 
 /** A short unique token per test run, for database names and Redis prefixes. */
 export function uniqueToken(length = 6): string {
@@ -24,9 +40,16 @@ export function uniqueToken(length = 6): string {
 /** Fails loudly (never skips) when MariaDB is not reachable. */
 export async function requireMariaDb(): Promise<void> {
   const { default: knex } = await import('knex');
+  const url = new URL(MARIADB_URL);
   const db = knex({
     client: 'mysql2',
-    connection: { host: '127.0.0.1', port: 3306, user: 'root', connectTimeout: 3000 },
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      connectTimeout: 3000,
+    },
   });
   try {
     await db.raw('SELECT 1');

@@ -13,6 +13,7 @@ import {
   safetyCopyName,
   scratchName,
 } from '../../src/lib/backup/naming.js';
+import { dumpContents } from '../../src/lib/backup/dump-contents.js';
 import { parseAge } from '../../src/lib/backup/prune.js';
 
 const table = (name: string, rows: number, rowsExact = true): TableSummary => ({
@@ -114,5 +115,45 @@ describe('comparing a restore with its manifest', () => {
     assert.deepEqual([off[0]!.ok, off[0]!.problem], [false, '100 rows, manifest says about 10000']);
     // A fresh table's estimate is often 0: small counts pass.
     assert.equal(compareTables([table('new', 0, false)], [table('new', 40)])[0]!.ok, true);
+  });
+});
+
+describe('dump contents (what a mariadb-dump stream creates)', () => {
+  const dump = [
+    '-- MariaDB dump 10.19',
+    '--',
+    '-- Table structure for table `b`',
+    'CREATE TABLE `b` (',
+    '  `id` int(11) DEFAULT NULL',
+    ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;',
+    "INSERT INTO `b` VALUES ('\\nCREATE TABLE `fake` (');",
+    '/*!50001 CREATE VIEW `v 1` AS SELECT',
+    ' 1 AS `id` */;',
+    'CREATE TABLE `we``ird ü` (',
+    '  `id` int(11) NOT NULL',
+    ');',
+    '/*!50001 CREATE ALGORITHM=UNDEFINED */',
+    '/*!50001 VIEW `v 1` AS select `b`.`id` AS `id` from `b` */;',
+    '-- Dump completed on 2026-12-02  2:02:06',
+    '',
+  ].join('\n');
+
+  it('finds every table and final view definition however the stream is cut', async () => {
+    const bytes = Buffer.from(dump);
+    for (const size of [1, 2, 3, 7, 16, 64, bytes.length]) {
+      const contents = dumpContents();
+      const passed: Buffer[] = [];
+      contents.stream.on('data', (chunk: Buffer) => passed.push(chunk));
+      for (let start = 0; start < bytes.length; start += size)
+        contents.stream.write(bytes.subarray(start, start + size));
+      contents.stream.end();
+      await new Promise((resolve) => contents.stream.on('end', resolve));
+      assert.deepEqual(
+        [...contents.created].sort(),
+        ['table:b', 'table:we`ird ü', 'view:v 1'],
+        `chunks of ${size}`,
+      );
+      assert.equal(Buffer.concat(passed).toString(), dump, 'the stream is passed on unchanged');
+    }
   });
 });

@@ -18,6 +18,7 @@ import { stepMarker } from '../step-marker.js';
 import { runSteps } from '../tenants/saga.js';
 import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
 import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
+import { dumpContents } from './dump-contents.js';
 import { SAFETY_MARK } from './naming.js';
 import { appliedMigrations, databaseVersion, describeTables } from './inspect.js';
 
@@ -292,13 +293,16 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
           },
           { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
         );
+        const contents = dumpContents();
         const [writing, dumping] = await Promise.allSettled([
-          writeArchiveStream(child.stdout!.pipe(progress()), temporaryPath, compress).catch(
-            (error: unknown) => {
-              child.kill();
-              throw error;
-            },
-          ),
+          writeArchiveStream(
+            child.stdout!.pipe(progress()).pipe(contents.stream),
+            temporaryPath,
+            compress,
+          ).catch((error: unknown) => {
+            child.kill();
+            throw error;
+          }),
           child,
         ]);
         const killed = killedBecause();
@@ -307,6 +311,15 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
         if (writing.status === 'rejected') throw writing.reason;
         if (dumping.status === 'rejected')
           throw toolError(tool, dumping.reason, database, sourceOf(database));
+        const missing = facts.tables.filter((table) => !contents.created.has(`${table.type}:${table.name}`));
+        if (missing.length > 0) {
+          throw new OperationError(
+            `${path.basename(tool)} exited 0 but its dump of database ${database} lacks ${missing.map((table) => `${table.type} ${table.name}`).join(', ')}; no backup was written`,
+            {
+              hint: 'the database changed while it was dumped (a table dropped or renamed): run the backup again',
+            },
+          );
+        }
         return writing.value;
       });
       return { written, tool: path.basename(tool), ...facts };

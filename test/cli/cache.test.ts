@@ -329,29 +329,40 @@ describe('afty cache (CLI)', function () {
 
     it('exits 3 quickly with the redacted URL, for every command, refused or silent', async () => {
       const refused = `redis://:hunter2@127.0.0.1:${await closedPort()}/0`;
-      // A non-routable address: the connection hangs, so only the connect timeout ends it.
-      const silent = 'redis://:hunter2@10.255.255.1:6379/0';
-      for (const url of [refused, silent]) {
-        for (const args of [
-          ['cache', 'status'],
-          ['cache', 'clear', '-t', 'acme'],
-          ['cache', 'warm'],
-          ['cache', 'stats'],
-        ]) {
-          const started = Date.now();
-          const result = await runCli(args, {
-            cwd: project.dir,
-            env: { ...project.env, AFTY_REDIS_URL: url },
-          });
-          const elapsed = Date.now() - started;
-          assert.equal(result.exitCode, 3, `${args.join(' ')} ${url}: ${result.stderr}`);
-          assert.ok(elapsed < 4500, `${args.join(' ')} took ${elapsed} ms`);
-          assert.match(
-            result.stderr,
-            /cannot reach Redis at redis:\/\/:\*\*\*@.* — check that Redis is running/,
-          );
-          assert.doesNotMatch(result.stderr + result.stdout, /hunter2|Unhandled error event/);
+      // A listener that accepts and never answers (a frozen Redis): only afty's timeout ends it.
+      const sockets = new Set<net.Socket>();
+      const listener = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('data', () => {});
+      });
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      const silent = `redis://:hunter2@127.0.0.1:${(listener.address() as net.AddressInfo).port}/0`;
+      try {
+        for (const url of [refused, silent]) {
+          for (const args of [
+            ['cache', 'status'],
+            ['cache', 'clear', '-t', 'acme'],
+            ['cache', 'warm'],
+            ['cache', 'stats'],
+          ]) {
+            const started = Date.now();
+            const result = await runCli(args, {
+              cwd: project.dir,
+              env: { ...project.env, AFTY_REDIS_URL: url },
+            });
+            const elapsed = Date.now() - started;
+            assert.equal(result.exitCode, 3, `${args.join(' ')} ${url}: ${result.stderr}`);
+            assert.ok(elapsed < 4500, `${args.join(' ')} took ${elapsed} ms`);
+            assert.match(
+              result.stderr,
+              /cannot reach Redis at redis:\/\/:\*\*\*@.* — check that Redis is running/,
+            );
+            assert.doesNotMatch(result.stderr + result.stdout, /hunter2|Unhandled error event/);
+          }
         }
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        listener.close();
       }
     });
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ServiceError } from '../errors.js';
+import { ConfigError, ServiceError } from '../errors.js';
 
 /**
  * The registry's own migrations, kept in code so the schema ships with the tool.
@@ -184,7 +184,15 @@ const SCHEMA_WAIT_MS = 60_000;
  * schema, the others wait for it instead of failing on knex's migration lock.
  */
 export async function ensureRegistrySchema(db: Knex): Promise<void> {
-  if ((await registrySchemaVersion(db)) === REGISTRY_SCHEMA_VERSION) return;
+  const version = await registrySchemaVersion(db);
+  if (version === REGISTRY_SCHEMA_VERSION) return;
+  // A newer afty upgraded this registry: knex would call its migrations "corrupt".
+  if (version && !registryMigrations.some((migration) => migration.name === version)) {
+    throw new ConfigError(
+      `the registry was upgraded by a newer afty (schema ${version}; this afty knows up to ${REGISTRY_SCHEMA_VERSION})`,
+      { hint: 'upgrade afty here to the release the rest of your tooling runs' },
+    );
+  }
   const migrate = async () => {
     // Read again: the process that held the lock may have done the work meanwhile.
     if ((await registrySchemaVersion(db)) === REGISTRY_SCHEMA_VERSION) return;

@@ -1,9 +1,32 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../support/cli.js';
+
+/**
+ * An npm cache folder for the clone: the machine's own package cache, plus better-sqlite3's
+ * prebuilt binary under the name prebuild-install gives the download of the installed version.
+ */
+function seedPrebuildCache(cache: string): string {
+  const sharedPackages = path.join(
+    process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+    '_cacache',
+  );
+  mkdirSync(sharedPackages, { recursive: true });
+  mkdirSync(path.join(cache, '_prebuilds'), { recursive: true });
+  symlinkSync(sharedPackages, path.join(cache, '_cacache'));
+  const pkg = path.join(ROOT, 'node_modules/better-sqlite3');
+  const { version } = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { version: string };
+  const url = `https://github.com/WiseLibs/better-sqlite3/releases/download/v${version}/better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const digest = createHash('sha512').update(url).digest('hex').slice(0, 6);
+  const tarball = path.join(cache, '_prebuilds', `${digest}-${path.basename(url)}`);
+  execFileSync('tar', ['-czf', tarball, '-C', pkg, 'build/Release/better_sqlite3.node']);
+  return cache;
+}
 
 /**
  * What a newcomer does, in CI style: clone the repository (this checkout's HEAD) into an empty
@@ -43,6 +66,11 @@ describe('a fresh clone: npm ci and the quickstart', function () {
     assert.deepEqual(readdirSync(dir), ['afty']);
     assert.ok(!existsSync(path.join(clone, 'node_modules')) && !existsSync(path.join(clone, 'dist')));
 
+    // better-sqlite3's install downloads its prebuilt binary from GitHub, which these machines
+    // cannot reach, and then compiles SQLite (minutes on two cores). A newcomer online gets the
+    // download; here the same tarball, made from this checkout's binary, waits in the npm cache
+    // the clone uses (its packages are the shared cache's), where prebuild-install looks first.
+    env.npm_config_cache = seedPrebuildCache(path.join(dir, 'npm-cache'));
     const install = await run('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], clone);
     assert.equal(install.exitCode, 0, install.all);
     assert.doesNotMatch(install.all ?? '', /update available/i);

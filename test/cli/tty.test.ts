@@ -99,6 +99,11 @@ describe('afty db migrate in a terminal (pseudo-TTY)', function () {
       }
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
+      // The next test counts this project's tenants.
+      await runJson(['tenant', 'delete', 'charlie', '--force', '--no-backup'], {
+        cwd: project.dir,
+        env: project.env,
+      });
     }
   });
 

@@ -22,7 +22,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/** Polls `ready` every 100 ms until it is true, failing after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  ready: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await ready().catch(() => false)) return;

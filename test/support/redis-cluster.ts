@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './private-servers.js';
+import { freePort, waitFor } from './private-servers.js';
 
 /**
  * A throwaway 3-master Redis Cluster from the installed redis-server, on ports the kernel picks,
@@ -18,15 +18,7 @@ export interface ThrowawayCluster {
 
 const SLOT_COUNT = 16384;
 const MASTERS = 3;
-
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what} did not come up within ${timeoutMs / 1000} s`);
-}
+const CLUSTER_WAIT_MS = 20_000;
 
 function client(port: number): Redis {
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null });
@@ -97,10 +89,14 @@ export async function startRedisCluster(): Promise<ThrowawayCluster> {
     const redis = ports.map(({ port }) => client(port));
     try {
       for (const [index, node] of redis.entries()) {
-        await waitFor(`redis-server on ${ports[index]!.port}`, async () => {
-          if (node.status !== 'ready') await node.connect();
-          return (await node.ping()) === 'PONG';
-        });
+        await waitFor(
+          `redis-server on ${ports[index]!.port}`,
+          async () => {
+            if (node.status !== 'ready') await node.connect();
+            return (await node.ping()) === 'PONG';
+          },
+          CLUSTER_WAIT_MS,
+        );
       }
       for (const [index, node] of redis.entries()) {
         const first = Math.floor((SLOT_COUNT * index) / MASTERS);
@@ -110,14 +106,18 @@ export async function startRedisCluster(): Promise<ThrowawayCluster> {
       for (const { port, bus } of ports.slice(1)) {
         await redis[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(port), String(bus));
       }
-      await waitFor('the Redis Cluster', async () => {
-        for (const node of redis) {
-          const info = String(await node.call('CLUSTER', 'INFO'));
-          if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${MASTERS}`))
-            return false;
-        }
-        return true;
-      });
+      await waitFor(
+        'the Redis Cluster',
+        async () => {
+          for (const node of redis) {
+            const info = String(await node.call('CLUSTER', 'INFO'));
+            if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${MASTERS}`))
+              return false;
+          }
+          return true;
+        },
+        CLUSTER_WAIT_MS,
+      );
     } finally {
       for (const node of redis) node.disconnect();
     }

@@ -105,6 +105,84 @@ describe('run records, resume, shards, canary and rollback of a run (CLI, SQLite
     assert.equal(dry.json.run, undefined);
   });
 
+  it('fleet-wide maintenance and status changes confirm, change every selected tenant as one run; runs prune drops old records', async () => {
+    type Listed = { total: number; tenants: Array<{ id: string; status: string }> };
+    const listed = async (args: string[]) => (await json<Listed>(['tenant', 'list', ...args])).json;
+
+    // Without a terminal a fleet change needs --force, and nothing changes without it.
+    const refused = await cli(['tenant', 'suspend', '--all']);
+    assert.equal(refused.exitCode, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^Error: refusing to suspend 12 tenants without confirmation — pass --force/,
+    );
+    assert.equal((await listed(['--status', 'suspended'])).total, 0);
+
+    const on = await json<{ totals: { ok: number }; run: string }>([
+      'tenant',
+      'maintenance',
+      'on',
+      '--all',
+      '--force',
+      '--message',
+      'Back soon',
+    ]);
+    assert.equal(on.exitCode, 0, on.stderr);
+    assert.equal(on.json.totals.ok, ids.length);
+    assert.equal((await show(on.json.run)).command, 'tenant:maintenance');
+    assert.equal((await listed(['--maintenance', 'on'])).total, ids.length);
+    assert.equal(
+      (await cli(['tenant', 'maintenance', 'off', '-t', 't01', '-t', 't02', '--force'])).exitCode,
+      0,
+    );
+    assert.deepEqual(
+      (await listed(['--maintenance', 'off'])).tenants.map((tenant) => tenant.id),
+      ['t01', 't02'],
+    );
+    assert.equal((await cli(['tenant', 'maintenance', 'off', '--all', '--force'])).exitCode, 0);
+
+    const suspended = await json<{ totals: { ok: number }; run: string }>([
+      'tenant',
+      'suspend',
+      '--all',
+      '--exclude',
+      't12',
+      '--force',
+      '--reason',
+      'audit',
+    ]);
+    assert.equal(suspended.json.totals.ok, ids.length - 1, suspended.stderr);
+    assert.equal((await listed(['--status', 'suspended'])).total, ids.length - 1);
+    assert.equal((await cli(['tenant', 'activate', '--status', 'suspended', '--force'])).exitCode, 0);
+    assert.equal((await listed(['--status', 'active'])).total, ids.length);
+
+    // Age the maintenance run past the retention; prune removes it and keeps the others.
+    const before = (await json<{ runs: Array<{ id: string }> }>(['runs', 'list', '--limit', '1000'])).json
+      .runs;
+    const ctx = await project.context();
+    try {
+      const registry = await ctx.registry();
+      await registry
+        .db('afty_runs')
+        .where({ id: on.json.run })
+        .update({ started_at: '2020-01-01 00:00:00.000' });
+    } finally {
+      await ctx.close();
+    }
+    const pruned = await cli(['runs', 'prune', '--keep-days', '30']);
+    assert.equal(pruned.exitCode, 0, pruned.stderr);
+    const after = (await json<{ runs: Array<{ id: string }> }>(['runs', 'list', '--limit', '1000'])).json
+      .runs;
+    assert.deepEqual(
+      after.map((run) => run.id).sort(),
+      before
+        .map((run) => run.id)
+        .filter((id) => id !== on.json.run)
+        .sort(),
+    );
+    assert.equal((await cli(['runs', 'show', on.json.run])).exitCode, 2);
+  });
+
   it('--resume after a failure runs only the tenants that did not finish ok, and links the runs', async () => {
     await sql('t03', 'CREATE TABLE tags (id INTEGER)');
     writeScripts(migrations(), { '004_tags.js': createTableMigration('tags') });

@@ -108,6 +108,16 @@ const SERVER_TROUBLE_CODES = new Set([
   'ER_NET_WRITE_INTERRUPTED',
   'ER_NET_READ_ERROR',
   'ER_NET_ERROR_ON_WRITE',
+  // PostgreSQL SQLSTATEs: too_many_connections, cannot_connect_now, admin/crash shutdown,
+  // disk_full, out_of_memory, insufficient_resources, read_only_sql_transaction.
+  '53300',
+  '57P03',
+  '57P01',
+  '57P02',
+  '53100',
+  '53200',
+  '53000',
+  '25006',
 ]);
 
 /** The server refused the login: user, password or host are wrong, a configuration problem. */
@@ -117,7 +127,17 @@ const LOGIN_REFUSED_CODES = new Set([
   'ER_HOST_NOT_PRIVILEGED',
   'ER_NOT_SUPPORTED_AUTH_MODE',
   'ER_DBACCESS_DENIED_ERROR',
+  // PostgreSQL: invalid_password, invalid_authorization_specification (no such role, pg_hba).
+  '28P01',
+  '28000',
 ]);
+
+/** The database named in the connection does not exist (MySQL, PostgreSQL). */
+const MISSING_DATABASE_CODES = new Set(['ER_BAD_DB_ERROR', '3D000']);
+
+export function isMissingDatabaseError(error: unknown): boolean {
+  return codesOf(error).some((code) => MISSING_DATABASE_CODES.has(code));
+}
 
 /** How a driver error reads, for its exit code: 3 for the first two, 2 for a refused login. */
 export type DriverFailure = 'unreachable' | 'server' | 'login' | undefined;
@@ -131,8 +151,19 @@ function codesOf(error: unknown): string[] {
   return Array.isArray(errors) ? [...own, ...errors.flatMap(codesOf)] : own;
 }
 
+/**
+ * pg reports a connect timeout and a socket closed under it by message only: give them the
+ * codes the classification reads.
+ */
+function pgConnectionCodes(error: unknown): string[] {
+  const message = error instanceof Error ? error.message : '';
+  if (/Connection terminated due to connection timeout|timeout expired/.test(message)) return ['ETIMEDOUT'];
+  if (/Connection terminated unexpectedly/.test(message)) return ['ECONNRESET'];
+  return [];
+}
+
 export function driverFailure(error: unknown): DriverFailure {
-  const codes = codesOf(error);
+  const codes = [...codesOf(error), ...pgConnectionCodes(error)];
   if (codes.some((code) => LOGIN_REFUSED_CODES.has(code))) return 'login';
   if (codes.some((code) => UNREACHABLE_CODES.has(code))) return 'unreachable';
   // knex gives up waiting for a pool connection when the server never answers (e.g. frozen).
@@ -181,7 +212,7 @@ export function classifyDriverError(error: unknown, context: DriverErrorContext)
   }
   if (failure === 'server') {
     const limit = codesOf(error).find((code) =>
-      ['ER_CON_COUNT_ERROR', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED'].includes(code),
+      ['ER_CON_COUNT_ERROR', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED', '53300'].includes(code),
     );
     return new ServiceError(`${context.target} cannot serve afty now: ${detail}`, {
       tenant: context.tenant,

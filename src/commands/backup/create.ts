@@ -39,7 +39,7 @@ export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
   };
 
   async run(): Promise<BackupCreateJson> {
-    const [{ assertClientTools, createBackup, DUMP_TOOLS }, { fleetJson, legacyResults }, { formatBytes }] =
+    const [{ assertClientTools, createBackup }, { fleetJson, legacyResults }, { formatBytes }] =
       await Promise.all([
         import('../../lib/backup/index.js'),
         import('../../lib/fleet/index.js'),
@@ -50,7 +50,7 @@ export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
     await assertClientTools(
       ctx,
       tenants.map((tenant) => tenant.server),
-      DUMP_TOOLS,
+      'dump',
     );
     const outcome = await this.runOnFleet(
       tenants,

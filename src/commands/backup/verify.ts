@@ -27,10 +27,8 @@ export default class BackupVerify extends FleetCommand<typeof BackupVerify> {
   static flags = { ...fleetFlags };
 
   async run(): Promise<BackupVerifyJson> {
-    const [
-      { assertClientTools, latestBackup, LOAD_TOOLS, readBackup, verifyBackup },
-      { fleetJson, legacyResults },
-    ] = await Promise.all([import('../../lib/backup/index.js'), import('../../lib/fleet/index.js')]);
+    const [{ assertClientTools, latestBackup, readBackup, verifyBackup }, { fleetJson, legacyResults }] =
+      await Promise.all([import('../../lib/backup/index.js'), import('../../lib/fleet/index.js')]);
     const ctx = await this.context();
     // With FILE: that archive alone (its tenant may be deleted); else each selected tenant's newest.
     const given = this.args.file ? await readBackup(this.args.file) : undefined;
@@ -40,7 +38,7 @@ export default class BackupVerify extends FleetCommand<typeof BackupVerify> {
     await assertClientTools(
       ctx,
       targets.map((target) => target.server).filter((server) => ctx.servers.names.includes(server)),
-      LOAD_TOOLS,
+      'load',
     );
     const outcome = await this.runOnFleet(
       targets,

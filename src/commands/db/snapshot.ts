@@ -1,9 +1,10 @@
+import type { EngineKind } from '../../lib/servers/engine.js';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/ui/base-command.js';
 
 interface SnapshotJson {
   file: string;
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   /** With --check: whether the snapshot matches what the migrations produce. */
   ok: boolean;
   /** The tenant the schema came from; null when built from the migrations in a scratch database. */

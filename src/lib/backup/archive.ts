@@ -5,6 +5,8 @@ import path from 'node:path';
 import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, NotFoundError, OperationError } from '../errors.js';
+import type { EngineKind } from '../servers/engine.js';
+import { ENGINES, engineOf, isEngineKind } from '../servers/engines/index.js';
 import { describeValue } from '../validation/index.js';
 
 export const MANIFEST_FORMAT = 1;
@@ -22,7 +24,7 @@ export interface BackupManifest {
   tenant: string;
   database: string;
   server: string;
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   /** The archive's file name, in the same folder as the manifest. */
   file: string;
   compressed: boolean;
@@ -52,7 +54,13 @@ export function backupTimestamp(date: Date): string {
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
 /** `<timestamp>.sql[.gz]` or `<timestamp>.sqlite[.gz]`: a plain name, never a path. */
-const ARCHIVE_NAME = /^\d{8}T\d{6}\.\d{3}Z\.(sql|sqlite)(\.gz)?$/;
+// A function: the engines are not yet loaded while this module initialises (they import it).
+const archiveName = () =>
+  new RegExp(
+    `^\\d{8}T\\d{6}\\.\\d{3}Z(${Object.values(ENGINES)
+      .map((engine) => engine.archiveExtension.replace('.', '\\.'))
+      .join('|')})(\\.gz)?$`,
+  );
 
 export function parseBackupTimestamp(stamp: string): Date | undefined {
   const match = TIMESTAMP.exec(stamp);
@@ -61,8 +69,8 @@ export function parseBackupTimestamp(stamp: string): Date | undefined {
   return new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}.${ms}Z`);
 }
 
-export function archiveExtension(driver: 'mysql' | 'sqlite', compressed: boolean): string {
-  return `${driver === 'mysql' ? '.sql' : '.sqlite'}${compressed ? '.gz' : ''}`;
+export function archiveExtension(driver: EngineKind, compressed: boolean): string {
+  return `${engineOf(driver).archiveExtension}${compressed ? '.gz' : ''}`;
 }
 
 export function tenantBackupDirectory(backupDirectory: string, tenant: string): string {
@@ -216,7 +224,7 @@ function isManifest(value: unknown): value is BackupManifest {
     DATABASE_NAME.test(manifest.database) &&
     typeof manifest.server === 'string' &&
     SAFE_NAME.test(manifest.server) &&
-    (manifest.driver === 'mysql' || manifest.driver === 'sqlite') &&
+    isEngineKind(manifest.driver) &&
     Array.isArray(manifest.tables)
   );
 }
@@ -240,7 +248,7 @@ export async function readBackup(file: string): Promise<BackupEntry> {
   }
   if (!isManifest(parsed)) throw new InputError(`${manifestPath} is not an afty backup manifest`);
   // The archive sits next to its manifest: a tampered `file` ("../../x") must not reach other files.
-  if (!ARCHIVE_NAME.test(parsed.file) || manifestName(parsed.file) !== path.basename(manifestPath)) {
+  if (!archiveName().test(parsed.file) || manifestName(parsed.file) !== path.basename(manifestPath)) {
     throw new InputError(
       `${manifestPath}: its file ${describeValue(parsed.file)} is not an archive in the same folder`,
       { hint: 'the manifest was edited or moved; nothing was read or changed' },

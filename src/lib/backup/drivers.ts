@@ -1,10 +1,7 @@
-import { MysqlServer, type DatabaseServer, type SqliteServer } from '../servers/index.js';
+import type { DatabaseServer } from '../servers/index.js';
+import { engineOf } from '../servers/engines/index.js';
 import type { BackupDriver } from './driver.js';
-import { mysqlBackupDriver } from './mysql.js';
-import { sqliteBackupDriver } from './sqlite.js';
 
 export function backupDriver(server: DatabaseServer): BackupDriver {
-  return server instanceof MysqlServer
-    ? mysqlBackupDriver(server)
-    : sqliteBackupDriver(server as SqliteServer);
+  return engineOf(server.driver).backup(server);
 }

@@ -19,7 +19,8 @@ import {
 } from './archive.js';
 import type { BackupDriver } from './driver.js';
 import { backupDriver } from './drivers.js';
-import { findTool } from './mysql.js';
+import { engineOf } from '../servers/engines/index.js';
+import { findTool } from './tools.js';
 import { RESTORE_SCRATCH_MARK, VERIFY_SCRATCH_MARK, safetyCopyName, scratchName } from './naming.js';
 import { compareTables, describeMismatches, type TableCheck } from './inspect.js';
 import {
@@ -43,18 +44,26 @@ export {
   type TableSummary,
 } from './archive.js';
 export type { TableCheck } from './inspect.js';
-export { DUMP_TOOLS, LOAD_TOOLS } from './mysql.js';
 export { backupDriver } from './drivers.js';
 export { safetyCopyDate } from './naming.js';
 export { pruneBackups, parseAge, type PruneOptions, type PruneResult } from './prune.js';
 export { pendingJournals, journalOwnerRunning } from './journal.js';
 
 /**
- * Fails with exit 3 before any work starts when a MySQL server is involved and its client tool
- * (`DUMP_TOOLS` to back up, `LOAD_TOOLS` to restore or verify) is not installed.
+ * Fails with exit 3 before any work starts when a server's engine needs a client tool (MySQL's
+ * mariadb-dump to back up and mariadb to restore or verify, PostgreSQL's pg_dump / pg_restore)
+ * that is not installed.
  */
-export async function assertClientTools(ctx: AftyContext, servers: string[], tools: string[]): Promise<void> {
-  if (servers.some((name) => ctx.servers.get(name).driver === 'mysql')) await findTool(tools);
+export async function assertClientTools(
+  ctx: AftyContext,
+  servers: string[],
+  use: 'dump' | 'load',
+): Promise<void> {
+  const kinds = new Set(servers.map((name) => ctx.servers.get(name).driver));
+  for (const kind of kinds) {
+    const tools = engineOf(kind).backupTools;
+    if (tools) await findTool(tools[use], tools.installHint);
+  }
 }
 
 export interface CreateBackupOptions {

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { EngineKind } from '../servers/engine.js';
+import { engineOf } from '../servers/engines/index.js';
 import type { TableSummary } from './archive.js';
 
 /** knex's migration table; present once a tenant has been migrated. */
@@ -6,38 +8,19 @@ const MIGRATIONS_TABLE = 'knex_migrations';
 
 /**
  * Tables and views of the database `db` is connected to. `exact` counts rows (scratch checks);
- * otherwise MySQL reports its cheap estimates and SQLite (always cheap enough) counts.
+ * otherwise the engine's cheap estimate is used where it has one (MySQL, PostgreSQL) and SQLite
+ * (always cheap enough) counts.
  */
-export async function describeTables(
-  db: Knex,
-  driver: 'mysql' | 'sqlite',
-  exact: boolean,
-): Promise<TableSummary[]> {
-  let listed: Array<{ name: string; type: 'table' | 'view'; estimate: number }>;
-  if (driver === 'mysql') {
-    const [rows] = (await db.raw(
-      'SELECT table_name AS name, table_type AS type, table_rows AS estimate FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name',
-    )) as [Array<{ name: string; type: string; estimate: number | string | null }>];
-    listed = rows.map((row) => ({
-      name: row.name,
-      type: row.type === 'VIEW' ? 'view' : 'table',
-      estimate: Number(row.estimate ?? 0),
-    }));
-  } else {
-    const rows = (await db.raw(
-      "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )) as Array<{ name: string; type: 'table' | 'view' }>;
-    listed = rows.map((row) => ({ ...row, estimate: 0 }));
-  }
-  const count = exact || driver === 'sqlite';
+export async function describeTables(db: Knex, driver: EngineKind, exact: boolean): Promise<TableSummary[]> {
   const tables: TableSummary[] = [];
-  for (const table of listed) {
-    if (table.type === 'view') {
-      tables.push({ name: table.name, type: 'view', rows: 0, rowsExact: true });
+  for (const relation of await engineOf(driver).introspection.relations(db)) {
+    if (relation.view) {
+      tables.push({ name: relation.name, type: 'view', rows: 0, rowsExact: true });
       continue;
     }
-    const rows = count ? await countRows(db, table.name) : table.estimate;
-    tables.push({ name: table.name, type: 'table', rows, rowsExact: count });
+    const count = exact || relation.estimate === null;
+    const rows = count ? await countRows(db, relation.name) : relation.estimate!;
+    tables.push({ name: relation.name, type: 'table', rows, rowsExact: count });
   }
   return tables;
 }
@@ -54,13 +37,8 @@ export async function appliedMigrations(db: Knex): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-export async function databaseVersion(db: Knex, driver: 'mysql' | 'sqlite'): Promise<string> {
-  if (driver === 'mysql') {
-    const [rows] = (await db.raw('SELECT VERSION() AS version')) as [Array<{ version: string }>];
-    return rows[0]!.version;
-  }
-  const rows = (await db.raw('SELECT sqlite_version() AS version')) as Array<{ version: string }>;
-  return `SQLite ${rows[0]!.version}`;
+export function databaseVersion(db: Knex, driver: EngineKind): Promise<string> {
+  return engineOf(driver).introspection.version(db);
 }
 
 export interface TableCheck {
@@ -74,7 +52,7 @@ export interface TableCheck {
 
 /**
  * Whether a restored row count fits the manifest: exact counts must match; MySQL estimates
- * (InnoDB samples pages) only have to be in the same range.
+ * (InnoDB samples pages, PostgreSQL's reltuples) only have to be in the same range.
  */
 function rowsMatch(expected: TableSummary, restored: number): boolean {
   if (expected.rowsExact) return expected.rows === restored;

@@ -1,3 +1,4 @@
+import type { EngineKind } from '../servers/engine.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ export interface RestoreJournal {
   startedAt: string;
   tenant: string;
   server: string;
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   database: string;
   scratch: string;
   safety: string;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { validateTenantKey } from '../validation/index.js';
+import { engineForClient } from '../servers/engines/index.js';
 import {
   globToRegExp,
   notAnInteger,
@@ -214,20 +215,19 @@ export class DatabaseTenantCache implements TenantCache {
       return true;
     }
     if (!create) return false;
-    const mysql = !/sqlite/.test(String(this.db.client.config.client));
-    const keyType = mysql ? 'varbinary(1000)' : 'blob';
+    const types = engineForClient(String(this.db.client.config.client))!.cacheColumnTypes;
     try {
       if (!(await schema().hasTable(CACHE_TABLE))) {
         await schema().createTable(CACHE_TABLE, (table) => {
-          table.specificType('cache_key', keyType).primary();
-          table.specificType('value', mysql ? 'longblob' : 'blob').notNullable();
+          table.specificType('cache_key', types.key).primary();
+          table.specificType('value', types.value).notNullable();
           table.bigInteger('expires_at').nullable().index();
         });
       }
       if (!(await schema().hasTable(CACHE_TAGS_TABLE))) {
         await schema().createTable(CACHE_TAGS_TABLE, (table) => {
-          table.specificType('tag', mysql ? 'varbinary(200)' : 'blob').notNullable();
-          table.specificType('cache_key', keyType).notNullable();
+          table.specificType('tag', types.tag).notNullable();
+          table.specificType('cache_key', types.key).notNullable();
           table.primary(['tag', 'cache_key']);
         });
       }

@@ -16,6 +16,7 @@ import { adminSqlCommand, forTenant, serverAdminLocation, withDatabase } from '.
 import { shellWord } from '../validation/index.js';
 import type { DatabaseLocation } from '../config/index.js';
 import type { DatabaseServer } from '../servers/index.js';
+import { engineOf } from '../servers/engines/index.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
 import { SAFETY_MARK } from '../backup/naming.js';
 
@@ -106,9 +107,9 @@ export const orphanDatabases: ServerCheck = {
       return { status: 'pass', message: `every ${prefix}* database on "${server.name}" belongs to a tenant` };
     const drop = (database: string) => {
       const location = server.tenantLocation(database);
-      return location.driver === 'mysql'
-        ? adminSqlCommand(server, `DROP DATABASE \`${database.replace(/`/g, '``')}\``)
-        : `rm ${shellWord(location.filename)}`;
+      return location.driver === 'sqlite'
+        ? `rm ${shellWord(location.filename)}`
+        : adminSqlCommand(server, `DROP DATABASE ${engineOf(server.driver).snapshot.quote(database)}`);
     };
     return {
       status: 'warn',

@@ -7,8 +7,8 @@ import { describeLocation, withoutDatabase } from '../config/index.js';
 import { classifyDriverError, isConnectionError } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
+import { engineOf } from '../servers/engines/index.js';
 import { withKnex } from '../servers/knex.js';
-import { shellWord } from '../validation/index.js';
 
 /**
  * Opens a one-connection knex on `location`, runs `work` and always destroys it. A server that is
@@ -86,12 +86,9 @@ export function forTenant(command: string, tenant: TenantRecord | string): strin
 }
 
 /**
- * The mariadb client command that runs `sql` as the server's admin, for remedies an operator can
- * paste (-p asks for the password, which is never printed).
+ * The client command (mariadb, psql) that runs `sql` as the server's admin, for remedies an
+ * operator can paste (the password is asked for, never printed).
  */
 export function adminSqlCommand(server: DatabaseServer, sql: string): string {
-  const location = serverAdminLocation(server);
-  if (location.driver !== 'mysql') throw new Error('adminSqlCommand needs a MySQL server');
-  const { host, port, user, password } = location.connection;
-  return `mariadb -h ${shellWord(host)} -P ${port} -u ${shellWord(user)}${password ? ' -p' : ''} -e ${shellWord(sql)}`;
+  return engineOf(server.driver).adminShellCommand(serverAdminLocation(server), sql);
 }

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { parseDurationSeconds } from '../validation/index.js';
 import { closestMatch } from '../validation/suggest.js';
 import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
+import { engineFor } from '../servers/engines/index.js';
 import { parseDatabaseSpec, validateRedisUrl, type DatabaseLocation } from './urls.js';
 
 export {
@@ -15,7 +16,7 @@ export {
   connectionUrl,
   withoutDatabase,
   type DatabaseLocation,
-  type MysqlConnection,
+  type NetworkConnection,
 } from './urls.js';
 
 export const CONFIG_FILE_NAMES = [
@@ -66,7 +67,11 @@ export interface AftyConfig {
   baseDir: string;
   central: DatabaseLocation;
   servers: ServerConfig[];
-  tenancy: { databasePrefix: string; tenantUsers: boolean; userHost: string };
+  /**
+   * `mode`: how tenants are kept apart on PostgreSQL servers — a database each (the default) or
+   * a schema each in the one database the server URL names. MySQL and SQLite always use databases.
+   */
+  tenancy: { databasePrefix: string; tenantUsers: boolean; userHost: string; mode: 'database' | 'schema' };
   /** Where the tenants and domains live: afty's own tables, stancl/tenancy's, or a mapped table. */
   registry: RegistryConfig;
   /**
@@ -324,10 +329,27 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
   if (redisUrl) {
     validateRedisUrl(redisUrl, env.AFTY_REDIS_URL ? variable('AFTY_REDIS_URL') : `${label}: cache.url`);
   }
-  if (central.driver === 'mysql' && !central.connection.database) {
+  if (central.driver !== 'sqlite' && !central.connection.database) {
     throw new ConfigError(`${centralKey} names no database for the registry`, {
-      hint: 'add one to the URL, e.g. mysql://root@127.0.0.1:3306/afty',
+      hint: `add one to the URL, e.g. ${central.driver}://root@127.0.0.1:${central.driver === 'mysql' ? 3306 : 5432}/afty`,
     });
+  }
+  const tenancyMode = data.tenancy?.mode ?? 'database';
+  if (tenancyMode === 'schema') {
+    for (const server of servers) {
+      if (server.location.driver !== 'postgres') {
+        throw new ConfigError(
+          `${label}: tenancy.mode "schema" needs PostgreSQL servers, but server "${server.name}" is ${engineFor(server.location).label}`,
+          { hint: 'remove tenancy.mode (a database per tenant) or point the server at PostgreSQL' },
+        );
+      }
+      if (!server.location.connection.database) {
+        throw new ConfigError(
+          `${label}: server "${server.name}" names no database: tenancy.mode "schema" keeps every tenant's schema in the database the URL names`,
+          { hint: 'add one to the URL, e.g. postgres://postgres@127.0.0.1:5432/app' },
+        );
+      }
+    }
   }
 
   return {
@@ -339,6 +361,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
       databasePrefix: data.tenancy?.databasePrefix ?? 'tenant_',
       tenantUsers: data.tenancy?.tenantUsers ?? true,
       userHost: data.tenancy?.userHost ?? '%',
+      mode: tenancyMode,
     },
     registry: registryConfig(data.registry, label),
     migrations: {

@@ -83,9 +83,9 @@ export async function checkConnections(answers: InitAnswers, baseDir: string): P
   ];
   if (answers.redis) validateRedisUrl(answers.redis, '--redis');
   const central = targets[0]!.location;
-  if (central.driver === 'mysql' && !central.connection.database) {
+  if (central.driver !== 'sqlite' && !central.connection.database) {
     throw new InputError('--central names no database for the registry', {
-      hint: 'add one to the URL, e.g. mysql://root@127.0.0.1:3306/afty',
+      hint: `add one to the URL, e.g. ${central.driver}://root@127.0.0.1:${central.driver === 'mysql' ? 3306 : 5432}/afty`,
     });
   }
   return checkTargets(targets, answers.redis);
@@ -110,7 +110,10 @@ async function checkTargets(
   targets: ConnectionTarget[],
   redis: string | undefined,
 ): Promise<ConnectionCheck[]> {
-  const { createKnex, withKnex } = await import('../servers/knex.js');
+  const [{ createKnex, withKnex }, { engineFor }] = await Promise.all([
+    import('../servers/knex.js'),
+    import('../servers/engines/index.js'),
+  ]);
   const checks: ConnectionCheck[] = [];
   for (const { name, url, location } of targets) {
     if (location.driver === 'sqlite') {
@@ -136,10 +139,10 @@ async function checkTargets(
       continue;
     }
     try {
-      const [rows] = (await withKnex(withoutDatabase(location), (db) =>
-        db.raw('SELECT VERSION() AS version'),
-      )) as [Array<{ version: string }>];
-      checks.push({ name, url: redactUrl(url), ok: true, detail: rows[0]!.version });
+      const version = await withKnex(withoutDatabase(location), (db) =>
+        engineFor(location).introspection.version(db),
+      );
+      checks.push({ name, url: redactUrl(url), ok: true, detail: version });
     } catch (error) {
       checks.push({ name, url: redactUrl(url), ok: false, detail: driverMessage(error) });
     }

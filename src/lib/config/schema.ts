@@ -45,6 +45,7 @@ export const configFileSchema = z.looseObject({
         .string()
         .regex(/^[a-zA-Z0-9.%_:-]{1,60}$/, 'a MySQL host pattern such as %, localhost or 10.0.%')
         .optional(),
+      mode: z.enum(['database', 'schema']).optional(),
     })
     .optional(),
   registry: z
@@ -160,7 +161,7 @@ export const KNOWN_KEYS: Record<string, readonly string[]> = {
   'servers.*': ['url', 'concurrency', 'client', 'connection'],
   timeouts: ['tenant', 'queryMs'],
   runs: ['keepDays', 'record'],
-  tenancy: ['databasePrefix', 'tenantUsers', 'userHost'],
+  tenancy: ['databasePrefix', 'tenantUsers', 'userHost', 'mode'],
   registry: ['kind', 'stancl', 'mapping'],
   'registry.stancl': ['tenantsTable', 'domainsTable', 'databasePrefix', 'databaseSuffix', 'idGenerator'],
   'registry.mapping': ['table', 'id', 'database', 'name', 'status', 'createdAt', 'updatedAt', 'domains'],

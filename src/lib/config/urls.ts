@@ -1,28 +1,16 @@
-import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { DatabaseLocation } from '../servers/engine.js';
+import { engineFor, engineForClient, engineForScheme, ENGINES } from '../servers/engines/index.js';
+import { decodePart, parseUrl } from '../servers/engines/network-url.js';
 
-export interface MysqlConnection {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  database?: string;
-}
-
-export type DatabaseLocation =
-  | {
-      driver: 'mysql';
-      connection: MysqlConnection;
-      /** Where the user and password came from (a config key or variable), for login errors. */
-      source?: string;
-    }
-  | { driver: 'sqlite'; filename: string };
-
-/** Accepted spellings of the knex/mysql2/sqlite client names in config objects. */
-const MYSQL_CLIENTS = new Set(['mysql', 'mysql2', 'mariadb']);
-const SQLITE_CLIENTS = new Set(['sqlite', 'sqlite3', 'better-sqlite3']);
+export type { DatabaseLocation, NetworkConnection } from '../servers/engine.js';
 
 export type ConnectionSpec = string | { client: string; connection: unknown };
+
+const schemes = () =>
+  Object.values(ENGINES)
+    .flatMap((engine) => engine.schemes)
+    .map((scheme) => `${scheme}:`);
 
 /**
  * Turns a config value (URL or {client, connection}) into a location. SQLite paths are resolved
@@ -30,100 +18,26 @@ export type ConnectionSpec = string | { client: string; connection: unknown };
  */
 export function parseDatabaseSpec(spec: ConnectionSpec, baseDir: string, key: string): DatabaseLocation {
   if (typeof spec === 'string') return parseDatabaseUrl(spec, baseDir, key);
-  if (MYSQL_CLIENTS.has(spec.client)) {
-    if (typeof spec.connection === 'string') return parseDatabaseUrl(spec.connection, baseDir, key);
-    const connection = spec.connection as Partial<MysqlConnection> | undefined;
-    if (!connection || typeof connection !== 'object') {
-      throw new ConfigError(`${key}.connection must be a URL or an object with host, port, user`);
-    }
-    if (connection.database !== undefined) validateDatabaseName(String(connection.database), key);
-    return {
-      driver: 'mysql',
-      source: key,
-      connection: {
-        host: connection.host ?? '127.0.0.1',
-        port: Number(connection.port ?? 3306),
-        user: connection.user ?? 'root',
-        password: connection.password,
-        database: connection.database,
-      },
-    };
+  const engine = engineForClient(spec.client);
+  if (!engine) {
+    const clients = Object.values(ENGINES).map((candidate) => candidate.clients[0]);
+    throw new ConfigError(
+      `${key}.client ${JSON.stringify(spec.client)} is not supported: use ${clients.join(', ')}`,
+    );
   }
-  if (SQLITE_CLIENTS.has(spec.client)) {
-    const connection = spec.connection as { filename?: unknown } | string;
-    const filename = typeof connection === 'string' ? connection : connection?.filename;
-    if (typeof filename !== 'string' || filename === '') {
-      throw new ConfigError(`${key}.connection.filename must name a SQLite file`);
-    }
-    return { driver: 'sqlite', filename: path.resolve(baseDir, filename) };
-  }
-  throw new ConfigError(
-    `${key}.client ${JSON.stringify(spec.client)} is not supported: use mysql2 or sqlite`,
-  );
+  return engine.parseConnection(spec.connection, baseDir, key);
 }
 
 export function parseDatabaseUrl(url: string, baseDir: string, key: string): DatabaseLocation {
-  if (url.startsWith('sqlite:')) {
-    const rest = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (rest === '' || rest === '//')
-      throw new ConfigError(`${key}: sqlite URL needs a path, e.g. sqlite:.afty/central.sqlite`);
-    return { driver: 'sqlite', filename: path.resolve(baseDir, rest) };
-  }
-  const parsed = parseUrl(url, key, 'mysql://user:password@host:3306/database or sqlite:path');
-  const protocol = parsed.protocol.replace(/:$/, '');
-  if (!MYSQL_CLIENTS.has(protocol)) {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const engine = scheme ? engineForScheme(scheme) : undefined;
+  if (engine) return engine.parseUrl(url, baseDir, key);
+  if (!scheme) {
     throw new ConfigError(
-      `${key} uses unsupported scheme "${protocol}:" (expected mysql:, mariadb: or sqlite:)`,
+      `${key} is not a valid URL (expected mysql://user:password@host:3306/database, postgres://user@host:5432/database or sqlite:path)`,
     );
   }
-  const database = decodePart(parsed.pathname.replace(/^\//, ''), key, 'database name');
-  if (database) validateDatabaseName(database, key);
-  return {
-    driver: 'mysql',
-    source: key,
-    connection: {
-      host: parsed.hostname,
-      port: parsed.port ? Number(parsed.port) : 3306,
-      user: parsed.username ? decodePart(parsed.username, key, 'user name') : 'root',
-      password: parsed.password ? decodePart(parsed.password, key, 'password') : undefined,
-      database: database || undefined,
-    },
-  };
-}
-
-/** `new URL` with a one-line error naming the key; a host is required. */
-function parseUrl(url: string, key: string, expected: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(`${key} is not a valid URL (expected ${expected})`);
-  }
-  if (!parsed.hostname) throw new ConfigError(`${key} names no host (expected ${expected})`);
-  return parsed;
-}
-
-/** Percent-decodes one part of a URL; a broken escape (`%E0%A4%A`) names the key and the part. */
-function decodePart(text: string, key: string, part: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new ConfigError(`${key}: the ${part} in the URL has an invalid %-escape`, {
-      hint: 'percent-encode special characters, e.g. @ as %40 and % as %25',
-    });
-  }
-}
-
-// eslint-disable-next-line no-control-regex
-const DATABASE_NAME = /^[^\u0000-\u001f/\\.]{1,64}$/;
-
-/** MySQL database names: 1-64 characters, no `/`, `\`, `.` or control characters, no trailing space. */
-function validateDatabaseName(database: string, key: string): void {
-  if (!DATABASE_NAME.test(database) || database.endsWith(' ')) {
-    throw new ConfigError(
-      `${key}: database name ${JSON.stringify(database.length > 40 ? `${database.slice(0, 37)}...` : database)} is not valid: use 1-64 characters without / \\ . or control characters`,
-    );
-  }
+  throw new ConfigError(`${key} uses unsupported scheme "${scheme}:" (expected ${schemes().join(', ')})`);
 }
 
 /**
@@ -156,23 +70,15 @@ export function redactUrl(url: string): string {
 
 /** The same server login with no default database: works whether or not the database exists. */
 export function withoutDatabase(location: DatabaseLocation): DatabaseLocation {
-  return location.driver === 'mysql'
-    ? { ...location, connection: { ...location.connection, database: undefined } }
-    : location;
+  return engineFor(location).withoutDatabase(location);
 }
 
+/** The location without its password, for messages. */
 export function describeLocation(location: DatabaseLocation): string {
-  if (location.driver === 'sqlite') return `sqlite:${location.filename}`;
-  const { host, port, user, database } = location.connection;
-  return `mysql://${encodeURIComponent(user)}@${host}:${port}${database ? `/${database}` : ''}`;
+  return engineFor(location).describe(location);
 }
 
 /** Builds a connection URL (used for DATABASE_URL handed to tenant commands). */
 export function connectionUrl(location: DatabaseLocation): string {
-  if (location.driver === 'sqlite') return `sqlite://${location.filename}`;
-  const { host, port, user, password, database } = location.connection;
-  const auth = password
-    ? `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
-    : encodeURIComponent(user);
-  return `mysql://${auth}@${host}:${port}${database ? `/${encodeURIComponent(database)}` : ''}`;
+  return engineFor(location).connectionUrl(location);
 }

@@ -14,7 +14,8 @@ export interface MigrationRecord {
 
 function isMissingTable(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  return code === 'ER_NO_SUCH_TABLE' || Boolean(message?.includes('no such table'));
+  // MySQL, PostgreSQL (undefined_table), SQLite (by message).
+  return code === 'ER_NO_SUCH_TABLE' || code === '42P01' || Boolean(message?.includes('no such table'));
 }
 
 function isoTime(value: unknown): string | null {
@@ -53,6 +54,9 @@ function isAlreadyThere(error: unknown): boolean {
   return (
     code === 'ER_TABLE_EXISTS_ERROR' ||
     code === 'ER_DUP_ENTRY' ||
+    // PostgreSQL: duplicate_table, unique_violation (also a racing CREATE TABLE's pg_type row).
+    code === '42P07' ||
+    code === '23505' ||
     Boolean(message?.includes('already exists') || message?.includes('UNIQUE constraint failed'))
   );
 }
@@ -63,6 +67,9 @@ function isLockWait(error: unknown): boolean {
   return (
     code === 'ER_LOCK_WAIT_TIMEOUT' ||
     code === 'ER_LOCK_DEADLOCK' ||
+    // PostgreSQL: lock_not_available, deadlock_detected.
+    code === '55P03' ||
+    code === '40P01' ||
     Boolean(code?.startsWith('SQLITE_BUSY')) ||
     Boolean(message?.includes('database is locked'))
   );

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { EngineKind, InsertableColumn } from '../servers/engine.js';
+import { engineOf } from '../servers/engines/index.js';
 import { LOCK_TABLE, MIGRATIONS_TABLE } from './bookkeeping.js';
 
 /** The rows of one table that migrations wrote, with the columns an INSERT can set. */
@@ -16,50 +18,13 @@ const BOOKKEEPING = new Set([MIGRATIONS_TABLE, LOCK_TABLE]);
 /** Rows per INSERT: SQLite compiles a multi-row insert as a compound SELECT (at most 500 terms). */
 const CHUNK = 100;
 
-interface ColumnInfo {
-  table: string;
-  column: string;
-  temporal: boolean;
-}
-
-async function mysqlColumns(db: Knex): Promise<ColumnInfo[]> {
-  const [rows] = (await db.raw(
-    `SELECT c.TABLE_NAME AS t, c.COLUMN_NAME AS c, c.DATA_TYPE AS type
-     FROM information_schema.COLUMNS c
-     JOIN information_schema.TABLES r ON r.TABLE_SCHEMA = c.TABLE_SCHEMA AND r.TABLE_NAME = c.TABLE_NAME
-     WHERE c.TABLE_SCHEMA = DATABASE() AND r.TABLE_TYPE = 'BASE TABLE' AND c.EXTRA NOT LIKE '%GENERATED%'
-     ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`,
-  )) as [Array<{ t: string; c: string; type: string }>];
-  return rows.map((row) => ({
-    table: row.t,
-    column: row.c,
-    temporal: ['date', 'datetime', 'timestamp', 'time', 'year'].includes(row.type.toLowerCase()),
-  }));
-}
-
-async function sqliteColumns(db: Knex): Promise<ColumnInfo[]> {
-  const tables = (await db.raw(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-  )) as Array<{ name: string }>;
-  const columns: ColumnInfo[] = [];
-  for (const { name } of tables) {
-    // hidden: 0 an ordinary column, 2 and 3 generated ones.
-    const rows = (await db.raw('SELECT name, type FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid', [
-      name,
-    ])) as Array<{ name: string; type: string }>;
-    for (const row of rows)
-      columns.push({ table: name, column: row.name, temporal: /date|time/i.test(row.type) });
-  }
-  return columns;
-}
-
 /**
  * Every non-empty table's rows except knex's own: after migrating an empty database, exactly
  * what the migrations wrote (bootstrap rows, lookup values).
  */
-export async function readTableRows(db: Knex, driver: 'mysql' | 'sqlite'): Promise<TableRows[]> {
-  const columns = driver === 'mysql' ? await mysqlColumns(db) : await sqliteColumns(db);
-  const byTable = new Map<string, ColumnInfo[]>();
+export async function readTableRows(db: Knex, driver: EngineKind): Promise<TableRows[]> {
+  const columns = await engineOf(driver).introspection.insertableColumns(db);
+  const byTable = new Map<string, InsertableColumn[]>();
   for (const column of columns) {
     if (BOOKKEEPING.has(column.table)) continue;
     byTable.set(column.table, [...(byTable.get(column.table) ?? []), column]);

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { DatabaseLocation } from '../config/urls.js';
 import { OperationError, classifyDriverError, driverMessage } from '../errors.js';
 import { withKnex } from '../servers/knex.js';
+import { engineOf } from '../servers/engines/index.js';
 import { InterruptedError, checkpoint } from '../work-scope.js';
 import {
   recordIndex,
@@ -53,13 +54,18 @@ export async function withTenantDb<T>(
   try {
     return await withKnex(target.location, work, { poolMax: 1, ...options });
   } catch (error) {
-    const classified = classifyDriverError(error, {
-      target: 'the tenant database',
-      tenant: target.tenant,
-      credentials: target.location.driver === 'mysql' ? target.location.source : undefined,
-    });
-    throw classified ?? new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
+    throw tenantDbError(error, target);
   }
+}
+
+/** A tenant database error as afty reports it: a server problem (exit 3 or 2) or the driver's message, naming the tenant. */
+export function tenantDbError(error: unknown, target: MigrationTarget): Error {
+  const classified = classifyDriverError(error, {
+    target: 'the tenant database',
+    tenant: target.tenant,
+    credentials: target.location.driver === 'sqlite' ? undefined : target.location.source,
+  });
+  return classified ?? new OperationError(driverMessage(error), { tenant: target.tenant, cause: error });
 }
 
 /**
@@ -160,18 +166,18 @@ function failure(
   done: StepTiming[],
   direction: 'up' | 'down',
 ): MigrationFailedError {
-  const mysql = target.location.driver === 'mysql';
+  const committedDdl = !engineOf(target.location.driver).transactionalDdl;
   const before = done.length
     ? `; ${done.length === 1 ? '1 earlier migration of this run stays' : `${done.length} earlier migrations of this run stay`} recorded`
     : '';
-  const ddl = mysql ? '; DDL it already ran is not rolled back (MySQL commits DDL implicitly)' : '';
+  const ddl = committedDdl ? '; DDL it already ran is not rolled back (MySQL commits DDL implicitly)' : '';
   return new MigrationFailedError(
     `migration ${name} failed${direction === 'down' ? ' to roll back' : ''}: ${driverMessage(error)}${before}${ddl}`,
     target.tenant,
     name,
     done,
     {
-      hint: mysql
+      hint: committedDdl
         ? `check the schema, fix ${name}, then run afty db ${direction === 'up' ? 'migrate' : 'rollback'} -t ${target.tenant} again`
         : `fix ${name}, then run afty db ${direction === 'up' ? 'migrate' : 'rollback'} -t ${target.tenant} again`,
       cause: error,
@@ -590,23 +596,6 @@ export async function unlockTenant(target: MigrationTarget): Promise<{ wasLocked
   return withTenantDb(target, async (db) => ({ wasLocked: await forceFreeLock(db) }));
 }
 
-/** Every table and view of the tenant database (knex's included), for `db fresh`. */
-async function listRelations(
-  db: Knex,
-  driver: 'mysql' | 'sqlite',
-): Promise<Array<{ name: string; view: boolean }>> {
-  if (driver === 'mysql') {
-    const [rows] = (await db.raw(
-      'SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
-    )) as [Array<{ name: string; type: string }>];
-    return rows.map((row) => ({ name: row.name, view: row.type === 'VIEW' }));
-  }
-  const rows = (await db.raw(
-    "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-  )) as Array<{ name: string; type: string }>;
-  return rows.map((row) => ({ name: row.name, view: row.type === 'view' }));
-}
-
 /**
  * Drops every table and view of the tenant database. Refuses while a migration run holds the
  * lock, and takes it itself so no run starts half-way through.
@@ -614,21 +603,15 @@ async function listRelations(
 export async function dropAllRelations(target: MigrationTarget): Promise<{ dropped: number }> {
   return withTenantDb(target, async (db) => {
     if (await readRecords(db)) await acquireLock(db, target.tenant);
-    const relations = await listRelations(db, target.location.driver);
+    const { introspection } = engineOf(target.location.driver);
+    const relations = await introspection.relations(db);
     // One connection (pool max 1), so the session setting covers every DROP.
-    await db.raw(
-      target.location.driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 0' : 'PRAGMA foreign_keys = OFF',
-    );
-    try {
+    await introspection.withoutForeignKeys(db, async () => {
       for (const relation of relations.filter((entry) => entry.view))
-        await db.schema.dropViewIfExists(relation.name);
+        await introspection.dropRelation(db, relation);
       for (const relation of relations.filter((entry) => !entry.view))
-        await db.schema.dropTableIfExists(relation.name);
-    } finally {
-      await db.raw(
-        target.location.driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 1' : 'PRAGMA foreign_keys = ON',
-      );
-    }
+        await introspection.dropRelation(db, relation);
+    });
     return { dropped: relations.length };
   });
 }

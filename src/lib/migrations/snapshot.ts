@@ -1,12 +1,19 @@
-import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AftyContext } from '../context.js';
 import { InputError, OperationError } from '../errors.js';
 import type { DatabaseServer } from '../servers/index.js';
+import type { EngineKind } from '../servers/engine.js';
+import { engineOf, isEngineKind } from '../servers/engines/index.js';
 import { LOCK_TABLE, MIGRATIONS_TABLE, readRecords } from './bookkeeping.js';
-import { migrateTenant, withTenantDb, type MigrateResult, type MigrationTarget } from './migrator.js';
+import {
+  migrateTenant,
+  tenantDbError,
+  withTenantDb,
+  type MigrateResult,
+  type MigrationTarget,
+} from './migrator.js';
 import { describeData, diffData, insertStatements, readTableRows } from './data.js';
 import { describeSchema, diffSchemas } from './schema.js';
 import type { TenantMigrationSource } from './source.js';
@@ -14,7 +21,7 @@ import type { TenantMigrationSource } from './source.js';
 const HEADER = '-- afty snapshot: ';
 
 export interface SnapshotMeta {
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   createdAt: string;
   /** The migrations the schema contains, in the order they ran. */
   migrations: string[];
@@ -25,46 +32,6 @@ export interface SnapshotMeta {
 export interface Snapshot extends SnapshotMeta {
   file: string;
   sql: string;
-}
-
-function sqlString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-async function mysqlStatements(db: Knex): Promise<string[]> {
-  const [[current]] = (await db.raw('SELECT DATABASE() AS name')) as [[{ name: string }]];
-  const [relations] = (await db.raw(
-    'SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME',
-  )) as [Array<{ name: string; type: string }>];
-  const tables: string[] = [];
-  const views: string[] = [];
-  for (const relation of relations) {
-    if (relation.type === 'VIEW') {
-      const [[row]] = (await db.raw('SHOW CREATE VIEW ??', [relation.name])) as [[Record<string, string>]];
-      // No definer (the loading user may not be allowed to name another) and no schema name.
-      views.push(
-        row!
-          ['Create View']!.replace(/^CREATE .*?VIEW/, 'CREATE VIEW')
-          .split(`\`${current.name}\`.`)
-          .join(''),
-      );
-    } else {
-      const [[row]] = (await db.raw('SHOW CREATE TABLE ??', [relation.name])) as [[Record<string, string>]];
-      tables.push(row!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, ''));
-    }
-  }
-  return [...tables, ...views];
-}
-
-/** CREATE TABLE statements first, then indexes, views and triggers (created after the rows). */
-async function sqliteStatements(db: Knex): Promise<[tables: string[], rest: string[]]> {
-  const rows = (await db.raw(
-    "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
-  )) as Array<{ type: string; sql: string }>;
-  return [
-    rows.filter((row) => row.type === 'table').map((row) => row.sql),
-    rows.filter((row) => row.type !== 'table').map((row) => row.sql),
-  ];
 }
 
 /**
@@ -79,9 +46,10 @@ export async function dumpSnapshot(
   options: { rows: boolean },
 ): Promise<{ meta: SnapshotMeta; sql: string }> {
   const driver = target.location.driver;
+  const dialect = engineOf(driver).snapshot;
   return withTenantDb(target, async (db) => {
     const records = (await readRecords(db)) ?? [];
-    const [tables, rest] = driver === 'mysql' ? [await mysqlStatements(db), []] : await sqliteStatements(db);
+    const { tables, rest } = await dialect.statements(db, target.location);
     const data = options.rows ? await readTableRows(db, driver) : [];
     const meta: SnapshotMeta = {
       driver,
@@ -89,24 +57,24 @@ export async function dumpSnapshot(
       migrations: records.map((record) => record.name),
       rows: Object.fromEntries(data.map((table) => [table.table, table.rows.length])),
     };
-    // Rows before SQLite's triggers, so loading them does not fire what the migrations set up later.
+    // Rows before what the engine keeps apart (SQLite's triggers, PostgreSQL's constraints), so
+    // loading them neither fires nor trips what the migrations set up.
     const statements = [...tables, ...insertStatements(db, data), ...rest];
-    const now = driver === 'mysql' ? 'NOW()' : "CAST(strftime('%s', 'now') AS INTEGER) * 1000";
-    const quote = (name: string) => (driver === 'mysql' ? `\`${name}\`` : `"${name}"`);
+    const { now, quote, literal } = dialect;
     const lines = [
       `${HEADER}${JSON.stringify(meta)}`,
-      driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 0;' : 'PRAGMA foreign_keys = OFF;',
+      ...dialect.prologue,
       ...statements.map((statement) => `${statement};`),
     ];
     if (meta.migrations.length) {
       lines.push(
         `INSERT INTO ${quote(MIGRATIONS_TABLE)} (${quote('name')}, ${quote('batch')}, ${quote('migration_time')}) VALUES\n${meta.migrations
-          .map((name) => `  (${sqlString(name)}, 1, ${now})`)
+          .map((name) => `  (${literal(name)}, 1, ${now})`)
           .join(',\n')};`,
       );
     }
     lines.push(`INSERT INTO ${quote(LOCK_TABLE)} (${quote('is_locked')}) VALUES (0);`);
-    lines.push(driver === 'mysql' ? 'SET FOREIGN_KEY_CHECKS = 1;' : 'PRAGMA foreign_keys = ON;');
+    lines.push(...dialect.epilogue);
     return { meta, sql: `${lines.join('\n')}\n` };
   });
 }
@@ -128,8 +96,7 @@ export function readSnapshot(file: string): Snapshot | undefined {
   }
   try {
     const meta = JSON.parse(firstLine.slice(HEADER.length)) as SnapshotMeta;
-    if ((meta.driver !== 'mysql' && meta.driver !== 'sqlite') || !Array.isArray(meta.migrations))
-      throw new Error();
+    if (!isEngineKind(meta.driver) || !Array.isArray(meta.migrations)) throw new Error();
     return { ...meta, file, sql };
   } catch {
     throw new InputError(`${file} has a damaged snapshot header`, {
@@ -140,17 +107,11 @@ export function readSnapshot(file: string): Snapshot | undefined {
 
 /** Loads a snapshot into an empty database in one round trip. */
 export async function loadSnapshot(target: MigrationTarget, snapshot: Snapshot): Promise<void> {
-  if (target.location.driver === 'sqlite') {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(target.location.filename);
-    try {
-      db.exec(snapshot.sql);
-    } finally {
-      db.close();
-    }
-    return;
+  try {
+    await engineOf(target.location.driver).snapshot.load(target.location, snapshot.sql);
+  } catch (error) {
+    throw tenantDbError(error, target);
   }
-  await withTenantDb(target, (db) => db.raw(snapshot.sql), { multipleStatements: true });
 }
 
 export interface ProvisionResult extends MigrateResult {
@@ -193,7 +154,7 @@ export async function withScratchDatabase<T>(
 
 export interface SnapshotCheck {
   file: string;
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   covered: number;
   /** Migrations on disk newer than the snapshot (new tenants run them after loading it). */
   newer: string[];
@@ -202,7 +163,7 @@ export interface SnapshotCheck {
 }
 
 /** A scratch database's schema and the rows outside knex's tables, comparable. */
-async function contentsOf(target: MigrationTarget, driver: 'mysql' | 'sqlite') {
+async function contentsOf(target: MigrationTarget, driver: EngineKind) {
   return withTenantDb(target, async (db) => ({
     schema: await describeSchema(db, driver),
     data: describeData(await readTableRows(db, driver)),

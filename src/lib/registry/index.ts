@@ -1,9 +1,16 @@
 import type { Knex } from 'knex';
 import type { AftyConfig } from '../config/index.js';
 import type { DatabaseLocation } from '../config/urls.js';
-import { describeLocation, withoutDatabase } from '../config/urls.js';
-import { AftyError, LoginRefusedError, ServiceError, classifyDriverError, driverMessage } from '../errors.js';
-import { createKnex, withKnex } from '../servers/knex.js';
+import { describeLocation } from '../config/urls.js';
+import {
+  AftyError,
+  ServiceError,
+  classifyDriverError,
+  driverMessage,
+  isMissingDatabaseError,
+} from '../errors.js';
+import { engineFor } from '../servers/engines/index.js';
+import { createKnex } from '../servers/knex.js';
 import { RunStore } from './runs.js';
 import { ensureRegistrySchema } from './schema.js';
 import type { NewTenant, RegistryStore, TenantPatch } from './store.js';
@@ -45,10 +52,10 @@ export class Registry {
       if (error instanceof AftyError) throw error;
       const classified = classifyDriverError(error, {
         target: `the central registry at ${describeLocation(location)}`,
-        credentials: location.driver === 'mysql' ? location.source : undefined,
+        credentials: location.driver === 'sqlite' ? undefined : location.source,
       });
       if (classified) throw classified;
-      const missing = (error as { code?: string }).code === 'ER_BAD_DB_ERROR';
+      const missing = isMissingDatabaseError(error);
       if (missing || location.driver === 'sqlite') {
         throw new ServiceError(
           `cannot open the central registry at ${describeLocation(location)}: ${driverMessage(error)}`,
@@ -66,35 +73,15 @@ export class Registry {
   }
 
   /**
-   * Creates the central MySQL database if it does not exist (afty init). An account that may not
+   * Creates the central MySQL or PostgreSQL database if it does not exist (afty init). An account that may not
    * create databases is fine when the database is there already (a DBA made it); when it is not,
    * the error says what to run. SQLite files appear on open.
    */
   static async createDatabase(location: DatabaseLocation): Promise<void> {
-    if (location.driver !== 'mysql' || !location.connection.database) return;
-    const database = location.connection.database;
+    if (location.driver === 'sqlite') return;
     const where = describeLocation(location);
     try {
-      await withKnex(withoutDatabase(location), async (db) => {
-        try {
-          await db.raw('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [
-            database,
-          ]);
-        } catch (error) {
-          if ((error as { code?: string }).code !== 'ER_DBACCESS_DENIED_ERROR') throw error;
-          const [rows] = (await db.raw('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [
-            database,
-          ])) as [unknown[]];
-          if (rows.length > 0) return;
-          throw new LoginRefusedError(
-            `${location.connection.user} may not create the central database ${database} at ${where}: ${driverMessage(error)}`,
-            {
-              hint: `have an administrator run CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; GRANT ALL ON \`${database}\`.* TO the account, then run afty init again`,
-              cause: error,
-            },
-          );
-        }
-      });
+      await engineFor(location).createRegistryDatabase(location);
     } catch (error) {
       throw (
         classifyDriverError(error, {

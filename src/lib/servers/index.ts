@@ -1,22 +1,17 @@
 import type { AftyConfig, ServerConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
-import { MysqlServer } from './mysql.js';
-import { SqliteServer } from './sqlite.js';
+import { engineFor } from './engines/index.js';
 import type { DatabaseServer } from './types.js';
 
 export type { DatabaseServer, DatabaseCredentials, DatabaseStats } from './types.js';
-export { MysqlServer, grantDatabasePattern } from './mysql.js';
-export { SqliteServer } from './sqlite.js';
+export type { DatabaseLocation, EngineKind, NetworkLocation, SqliteLocation } from './engine.js';
+export { ENGINES, engineFor, engineOf } from './engines/index.js';
+export { MysqlServer, grantDatabasePattern } from './engines/mysql/server.js';
+export { PostgresServer } from './engines/postgres/server.js';
+export { SqliteServer } from './engines/sqlite/server.js';
 
 function openServer(server: ServerConfig, config: AftyConfig): DatabaseServer {
-  const { location } = server;
-  if (location.driver === 'sqlite') return new SqliteServer(server.name, location.filename);
-  return new MysqlServer(
-    server.name,
-    location.connection,
-    config.tenancy.userHost,
-    location.source ?? `servers.${server.name}`,
-  );
+  return engineFor(server.location).openServer(server, config);
 }
 
 /** The configured servers, opened lazily and closed together. */

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import type { DatabaseLocation, MysqlConnection } from '../config/urls.js';
+import type { DatabaseLocation, NetworkLocation, RawSocket } from './engine.js';
+import { engineFor } from './engines/index.js';
 import type { ServiceError } from '../errors.js';
 import { onAbort } from '../work-scope.js';
 import { deadServer, queryTimeout, watchStalls } from './watchdog.js';
@@ -11,7 +10,7 @@ const silentLog = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
 export interface KnexOptions {
   poolMax?: number;
-  /** mysql2 connect timeout in ms; keeps a dead server from hanging a command. */
+  /** Connect timeout in ms; keeps a dead server from hanging a command. */
   connectTimeoutMs?: number;
   /** Allow several statements per query (restores and snapshots load SQL files). */
   multipleStatements?: boolean;
@@ -25,14 +24,9 @@ export interface KnexOptions {
 /** The code of the error a query gets when afty closes its connection (abort, dead server). */
 export const CONNECTION_CLOSED = 'AFTY_CONNECTION_CLOSED';
 
-/** A mysql2 connection as afty closes it: its socket, destroyed with the reason. */
-interface RawConnection {
-  stream?: { destroy(error?: Error): void; once(event: 'close', listener: () => void): void };
-}
-
 /** What afty knows about a knex it opened: its raw connections and why they were closed. */
 interface Tracked {
-  connections: Set<RawConnection>;
+  sockets: Set<RawSocket>;
   /** Set when the watchdog gave up on the server, or the scope aborted. */
   closedBecause?: Error;
   release(): void;
@@ -49,34 +43,23 @@ export function closedBecause(db: Knex): Error | undefined {
 }
 
 /** How the watchdog names a server: host:port. */
-export function serverKey(connection: MysqlConnection): string {
-  return `${connection.host}:${connection.port}`;
+export function serverKey(location: NetworkLocation): string {
+  return `${location.connection.host}:${location.connection.port}`;
 }
 
-/** Opens one mysql2 connection and runs SELECT 1: is the server answering at all? */
-export async function probeMysql(
-  connection: MysqlConnection,
+/** Opens one fresh connection and runs SELECT 1: is the server answering at all? */
+export function probeServer(
+  location: NetworkLocation,
   timeoutMs = Math.min(10_000, Math.max(1000, queryTimeout())),
 ): Promise<void> {
-  const { createConnection } = await import('mysql2/promise');
-  const probe = await createConnection({ ...connection, connectTimeout: timeoutMs });
-  try {
-    await probe.query({ sql: 'SELECT 1', timeout: timeoutMs });
-  } finally {
-    probe.destroy();
-  }
+  return engineFor(location).liveness!.probe(location, timeoutMs);
 }
 
 /**
- * Tracks a MySQL knex: its connections (to close them on abort or when its server stopped
+ * Tracks a network knex: its connections (to close them on abort or when its server stopped
  * answering) and its queries in flight (for the watchdog).
  */
-function trackMysql(
-  db: Knex,
-  connection: MysqlConnection,
-  connections: Set<RawConnection>,
-  options: KnexOptions,
-): Tracked {
+function track(db: Knex, location: NetworkLocation, sockets: Set<RawSocket>, options: KnexOptions): Tracked {
   const inFlight = new Map<string, number>();
   db.on('query', (query: { __knexQueryUid: string }) =>
     inFlight.set(query.__knexQueryUid, performance.now()),
@@ -84,19 +67,19 @@ function trackMysql(
   const settled = (_: unknown, query: { __knexQueryUid: string }) => inFlight.delete(query.__knexQueryUid);
   db.on('query-response', settled);
   db.on('query-error', settled);
-  const state: Tracked = { connections, release: () => {} };
+  const state: Tracked = { sockets, release: () => {} };
   const closeAll = (reason: Error) => {
     state.closedBecause ??= reason;
     const closing = Object.assign(new Error(`connection closed by afty: ${reason.message}`), {
       code: CONNECTION_CLOSED,
     });
-    for (const raw of state.connections) raw.stream?.destroy(closing);
+    for (const socket of state.sockets) socket.destroy(closing);
   };
   const unwatch = watchStalls({
     what: 'a query',
-    server: serverKey(connection),
+    server: serverKey(location),
     waitingSince: () => (inFlight.size ? Math.min(...inFlight.values()) : undefined),
-    probe: () => probeMysql(connection),
+    probe: () => probeServer(location),
     kill: (error: ServiceError) => closeAll(error),
   });
   const unregister = options.shared ? () => {} : onAbort(closeAll);
@@ -107,61 +90,37 @@ function trackMysql(
   return state;
 }
 
+/**
+ * The one way afty opens a database: the engine's knex configuration, one connect timeout, and
+ * for servers the tracking that lets an abort or the watchdog end work on a dead server.
+ */
 export async function createKnex(location: DatabaseLocation, options: KnexOptions = {}): Promise<Knex> {
   const { default: knex } = await import('knex');
-  if (location.driver === 'sqlite') {
-    mkdirSync(path.dirname(location.filename), { recursive: true });
-    return knex({
-      client: 'better-sqlite3',
-      connection: { filename: location.filename },
-      useNullAsDefault: true,
-      pool: {
-        min: 0,
-        max: 1,
-        afterCreate(
-          connection: { pragma(sql: string): unknown },
-          done: (error: Error | null, connection: unknown) => void,
-        ) {
-          // WAL lets readers (list/show) work while a writer holds the database; foreign keys as in MySQL.
-          connection.pragma('journal_mode = WAL');
-          connection.pragma('foreign_keys = ON');
-          connection.pragma('busy_timeout = 5000');
-          done(null, connection);
-        },
-      },
-      log: silentLog,
-    });
-  }
-  // A server the watchdog found dead in this run fails at once, not after a connect timeout each.
-  const dead = deadServer(serverKey(location.connection));
-  if (dead && !options.shared) throw dead;
-  const connections = new Set<RawConnection>();
+  const engine = engineFor(location);
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  const sockets = new Set<RawSocket>();
+  const liveness = engine.liveness;
+  if (location.driver !== 'sqlite') {
+    // A server the watchdog found dead in this run fails at once, not after a connect timeout each.
+    const dead = deadServer(serverKey(location));
+    if (dead && !options.shared) throw dead;
+  }
   const db = knex({
-    client: 'mysql2',
-    connection: {
-      ...location.connection,
-      // No charset, as plain knex: knex would compile every createTable with `default character
-      // set X`, giving tables X's default collation instead of the database's (afty creates
-      // databases utf8mb4_unicode_ci). mysql2's own default handshake is utf8mb4_unicode_ci.
-      connectTimeout: connectTimeoutMs,
+    ...engine.knexConfig(location, {
+      poolMax: options.poolMax ?? 1,
+      connectTimeoutMs,
       multipleStatements: options.multipleStatements ?? false,
-      supportBigNumbers: true,
-      dateStrings: true,
-    },
-    pool: {
-      min: 0,
-      max: options.poolMax ?? 1,
-      afterCreate(raw: RawConnection, done: (error: Error | null, raw: unknown) => void) {
-        connections.add(raw);
-        raw.stream?.once('close', () => connections.delete(raw));
-        done(null, raw);
+      afterCreate(raw) {
+        const socket = liveness?.socketOf(raw);
+        if (!socket) return;
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
       },
-    },
-    acquireConnectionTimeout: connectTimeoutMs + 1000,
+    }),
     log: silentLog,
   });
-  const state = trackMysql(db, location.connection, connections, options);
+  if (location.driver === 'sqlite') return db;
+  const state = track(db, location, sockets, options);
   tracked.set(db, state);
   // knex.destroy() ends in client.destroy(), whoever calls it: stop tracking there.
   const client = db.client as { destroy(callback?: unknown): Promise<void> };

@@ -1,4 +1,4 @@
-import type { DatabaseLocation } from '../config/urls.js';
+import type { DatabaseLocation, EngineKind } from './engine.js';
 
 export interface DatabaseCredentials {
   user: string;
@@ -13,8 +13,8 @@ export interface DatabaseStats {
 /** Admin operations on one database server, the same for every driver. */
 export interface DatabaseServer {
   readonly name: string;
-  readonly driver: 'mysql' | 'sqlite';
-  /** Whether per-tenant users exist on this driver (MySQL yes, SQLite no). */
+  readonly driver: EngineKind;
+  /** Whether per-tenant users exist on this driver (MySQL and PostgreSQL yes, SQLite no). */
   readonly supportsUsers: boolean;
   /** Server URL without password, for messages. */
   readonly description: string;

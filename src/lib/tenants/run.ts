@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { childEnvironment } from '../child-process.js';
 import { startChild } from '../children.js';
 import { connectionUrl } from '../config/urls.js';
+import { engineFor } from '../servers/engines/index.js';
 import type { AftyContext } from '../context.js';
 import { OperationError } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
@@ -19,19 +20,7 @@ export interface TenantCommandResult {
 export function tenantEnvironment(ctx: AftyContext, tenant: TenantRecord): Record<string, string> {
   const location = tenantLocation(ctx, tenant);
   const url = connectionUrl(location);
-  const database: Record<string, string> =
-    location.driver === 'mysql'
-      ? {
-          DB_CONNECTION: 'mysql',
-          DB_HOST: location.connection.host,
-          DB_PORT: String(location.connection.port),
-          DB_DATABASE: tenant.database,
-          DB_USERNAME: location.connection.user,
-          DB_PASSWORD: location.connection.password ?? '',
-          DB_URL: url,
-        }
-      : // Laravel reads an SQLite database from DB_DATABASE (a file path); its URL form differs.
-        { DB_CONNECTION: 'sqlite', DB_DATABASE: location.filename };
+  const database = engineFor(location).runEnvironment(location, tenant.database);
   return {
     AFTY_TENANT_ID: tenant.id,
     AFTY_TENANT_DATABASE: tenant.database,

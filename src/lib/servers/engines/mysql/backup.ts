@@ -1,51 +1,32 @@
 import type { Knex } from 'knex';
-import { constants as fsConstants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { childEnvironment, withCredentialsFolder } from '../child-process.js';
-import type { MysqlConnection } from '../config/index.js';
+import { openArchive, writeArchiveStream, type BackupEntry } from '../../../backup/archive.js';
+import { withDatabase, type BackupDriver, type DumpResult } from '../../../backup/driver.js';
+import { dumpContents } from '../../../backup/dump-contents.js';
+import { appliedMigrations, databaseVersion, describeTables } from '../../../backup/inspect.js';
+import { SAFETY_MARK } from '../../../backup/naming.js';
+import { findTool } from '../../../backup/tools.js';
+import { childEnvironment, withCredentialsFolder } from '../../../child-process.js';
+import { startChild } from '../../../children.js';
 import {
   LoginRefusedError,
   OperationError,
   ServiceError,
   classifyDriverError,
   driverMessage,
-} from '../errors.js';
-import type { MysqlServer } from '../servers/index.js';
-import { startChild } from '../children.js';
-import { probeMysql, serverKey } from '../servers/knex.js';
-import { stepMarker } from '../step-marker.js';
-import { runSteps } from '../tenants/saga.js';
-import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
-import { withDatabase, type BackupDriver, type DumpResult } from './driver.js';
-import { dumpContents } from './dump-contents.js';
-import { SAFETY_MARK } from './naming.js';
-import { appliedMigrations, databaseVersion, describeTables } from './inspect.js';
+} from '../../../errors.js';
+import { stepMarker } from '../../../step-marker.js';
+import { runSteps } from '../../../tenants/saga.js';
+import type { NetworkConnection } from '../../engine.js';
+import { probeServer, serverKey } from '../../knex.js';
+import type { MysqlServer } from './server.js';
 
 /** Either tool works; MariaDB's names first. */
-export const DUMP_TOOLS = ['mariadb-dump', 'mysqldump'];
-export const LOAD_TOOLS = ['mariadb', 'mysql'];
+export const MYSQL_TOOLS = { dump: ['mariadb-dump', 'mysqldump'], load: ['mariadb', 'mysql'] };
 
-const CLIENT_PACKAGE_HINT = 'install the Debian package mariadb-client (apt-get install mariadb-client)';
-
-/** The first of `names` found on PATH; a missing client is a missing service (exit 3). */
-export async function findTool(names: string[]): Promise<string> {
-  const directories = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const name of names) {
-    for (const directory of directories) {
-      const candidate = path.join(directory, name);
-      try {
-        await access(candidate, fsConstants.X_OK);
-        return candidate;
-      } catch {
-        // not in this directory
-      }
-    }
-  }
-  throw new ServiceError(`neither ${names.join(' nor ')} is installed (searched PATH)`, {
-    hint: CLIENT_PACKAGE_HINT,
-  });
-}
+export const CLIENT_PACKAGE_HINT =
+  'install the Debian package mariadb-client (apt-get install mariadb-client)';
 
 /** Option-file value: quoted, with the escapes the MySQL/MariaDB option parser understands. */
 function optionValue(value: string): string {
@@ -57,7 +38,10 @@ function optionValue(value: string): string {
  * tools without ever being in their argv (visible to every user through ps). The file lives in a
  * private 0700 folder that is removed on every exit path, signals included (see child-process.ts).
  */
-async function withOptionFile<T>(connection: MysqlConnection, use: (file: string) => Promise<T>): Promise<T> {
+async function withOptionFile<T>(
+  connection: NetworkConnection,
+  use: (file: string) => Promise<T>,
+): Promise<T> {
   return withCredentialsFolder(async (directory) => {
     const file = path.join(directory, 'client.cnf');
     const lines = [
@@ -253,15 +237,12 @@ async function renameTables(db: Knex, moves: TableMove[]) {
 }
 
 export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
-  const connectionOf = (database: string) => {
-    const location = server.tenantLocation(database);
-    return location.connection;
-  };
+  const locationOf = (database: string) => server.tenantLocation(database);
   const sourceOf = (database: string) => server.tenantLocation(database).source;
 
   return {
     async dump(database, temporaryPath, compress): Promise<DumpResult> {
-      const tool = await findTool(DUMP_TOOLS);
+      const tool = await findTool(MYSQL_TOOLS.dump, CLIENT_PACKAGE_HINT);
       const facts = await withDatabase(server, database, async (db) => ({
         serverVersion: await databaseVersion(db, 'mysql'),
         tables: await describeTables(db, 'mysql', false),
@@ -269,8 +250,8 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
       })).catch((error: unknown) => {
         throw readFailure(error, database, server);
       });
-      const connection = connectionOf(database);
-      const written = await withOptionFile(connection, async (optionFile) => {
+      const location = locationOf(database);
+      const written = await withOptionFile(location.connection, async (optionFile) => {
         const { child, progress, killedBecause } = await startChild(
           tool,
           [
@@ -291,7 +272,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             env: childEnvironment(),
             extendEnv: false,
           },
-          { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
+          { what: path.basename(tool), server: serverKey(location), probe: () => probeServer(location) },
         );
         const contents = dumpContents();
         const [writing, dumping] = await Promise.allSettled([
@@ -326,11 +307,11 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
     },
 
     async load(entry: BackupEntry, scratch: string) {
-      const tool = await findTool(LOAD_TOOLS);
+      const tool = await findTool(MYSQL_TOOLS.load, CLIENT_PACKAGE_HINT);
       const { pipeline } = await import('node:stream/promises');
       await server.createDatabase(scratch);
-      const connection = connectionOf(scratch);
-      await withOptionFile(connection, async (optionFile) => {
+      const location = locationOf(scratch);
+      await withOptionFile(location.connection, async (optionFile) => {
         const { child, progress, killedBecause } = await startChild(
           tool,
           [
@@ -340,7 +321,7 @@ export function mysqlBackupDriver(server: MysqlServer): BackupDriver {
             scratch,
           ],
           { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', env: childEnvironment(), extendEnv: false },
-          { what: path.basename(tool), server: serverKey(connection), probe: () => probeMysql(connection) },
+          { what: path.basename(tool), server: serverKey(location), probe: () => probeServer(location) },
         );
         const [feeding, loading] = await Promise.allSettled([
           (async () => pipeline(await openArchive(entry), progress(), child.stdin!))(),

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import type { MysqlConnection } from '../config/urls.js';
-import { describeLocation } from '../config/urls.js';
-import { OperationError, classifyDriverError, driverMessage } from '../errors.js';
-import { createKnex } from './knex.js';
-import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from './types.js';
+import { OperationError, classifyDriverError, driverMessage } from '../../../errors.js';
+import type { NetworkConnection, NetworkLocation } from '../../engine.js';
+import { createKnex } from '../../knex.js';
+import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from '../../types.js';
+import { describeMysql } from './url.js';
 
 /** In GRANT ... ON `db`.*, `_` and `%` are wildcards: escape them so a grant covers one database only. */
 export function grantDatabasePattern(database: string): string {
@@ -22,15 +22,12 @@ export class MysqlServer implements DatabaseServer {
 
   constructor(
     readonly name: string,
-    private readonly connection: MysqlConnection,
+    private readonly connection: NetworkConnection,
     private readonly userHost: string,
     /** Where the admin user and password came from (config key or variable), for login errors. */
     private readonly source: string,
   ) {
-    this.description = describeLocation({
-      driver: 'mysql',
-      connection: { ...connection, database: undefined },
-    });
+    this.description = describeMysql({ driver: 'mysql', connection: { ...connection, database: undefined } });
   }
 
   private knex(): Promise<Knex> {
@@ -137,9 +134,9 @@ export class MysqlServer implements DatabaseServer {
     });
   }
 
-  tenantLocation(database: string, credentials?: DatabaseCredentials) {
+  tenantLocation(database: string, credentials?: DatabaseCredentials): NetworkLocation & { source: string } {
     return {
-      driver: 'mysql' as const,
+      driver: 'mysql',
       source: credentials ? "the registry (the tenant's own user, stored encrypted)" : this.source,
       connection: {
         host: this.connection.host,

@@ -1,14 +1,14 @@
 import { constants as fsConstants, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { chmod, copyFile, link, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { OperationError, driverMessage } from '../errors.js';
-import type { SqliteServer } from '../servers/index.js';
-import { runSteps } from '../tenants/saga.js';
-import { openArchive, writeArchiveStream, type BackupEntry } from './archive.js';
-import { withKnex } from '../servers/knex.js';
-import { withDatabase, type BackupDriver } from './driver.js';
-import { SAFETY_MARK } from './naming.js';
-import { appliedMigrations, databaseVersion, describeTables } from './inspect.js';
+import { openArchive, writeArchiveStream, type BackupEntry } from '../../../backup/archive.js';
+import { withDatabase, type BackupDriver } from '../../../backup/driver.js';
+import { appliedMigrations, databaseVersion, describeTables } from '../../../backup/inspect.js';
+import { SAFETY_MARK } from '../../../backup/naming.js';
+import { OperationError, driverMessage } from '../../../errors.js';
+import { runSteps } from '../../../tenants/saga.js';
+import { withKnex } from '../../knex.js';
+import type { SqliteServer } from './server.js';
 
 /**
  * Folds the write-ahead log into the main file and leaves rollback-journal mode, so the file

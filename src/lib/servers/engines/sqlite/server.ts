@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OperationError } from '../errors.js';
-import { createKnex } from './knex.js';
-import type { DatabaseServer, DatabaseStats } from './types.js';
+import { OperationError } from '../../../errors.js';
+import type { SqliteLocation } from '../../engine.js';
+import { createKnex } from '../../knex.js';
+import type { DatabaseServer, DatabaseStats } from '../../types.js';
 
 const EXTENSION = '.sqlite';
 
@@ -89,8 +90,8 @@ export class SqliteServer implements DatabaseServer {
     return false;
   }
 
-  tenantLocation(database: string) {
-    return { driver: 'sqlite' as const, filename: this.fileOf(database) };
+  tenantLocation(database: string): SqliteLocation {
+    return { driver: 'sqlite', filename: this.fileOf(database) };
   }
 
   async close(): Promise<void> {}

@@ -22,10 +22,11 @@ import { createKnex } from '../../src/lib/servers/knex.js';
 import type { TenantRecord } from '../../src/lib/registry/index.js';
 import { createTenant, resolveTenant } from '../../src/lib/tenants/index.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { mariadbAdmin, requireMariaDb } from '../support/services.js';
+import { mariadbAdmin, postgresAdmin, requireMariaDb, requirePostgres } from '../support/services.js';
 import { createTableMigration, writeScripts, writeStandardFixture } from './migrations-fixture.js';
 
-for (const driver of ['mariadb', 'sqlite'] as const) {
+for (const driver of ['mariadb', 'postgres', 'postgres-schema', 'sqlite'] as const) {
+  const postgres = driver === 'postgres' || driver === 'postgres-schema';
   describe(`tenant migrations on ${driver}`, function () {
     this.timeout(90_000);
     let project: TestProject;
@@ -43,7 +44,8 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       const db = await createKnex(location);
       try {
         const result = (await db.raw(sql, bindings)) as unknown;
-        return (location.driver === 'mysql' ? (result as [T[]])[0] : result) as T[];
+        if (location.driver === 'mysql') return (result as [T[]])[0]!;
+        return (location.driver === 'postgres' ? (result as { rows: T[] }).rows : result) as T[];
       } finally {
         await db.destroy();
       }
@@ -56,13 +58,11 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
 
     before(async () => {
       if (driver === 'mariadb') await requireMariaDb();
+      if (postgres) await requirePostgres();
       project = createProject({ driver });
       writeStandardFixture(project.dir);
+      await project.createCentral();
       ctx = await project.context();
-      if (driver === 'mariadb') {
-        const { Registry } = await import('../../src/lib/registry/index.js');
-        await Registry.createDatabase(ctx.config.central);
-      }
       tenants = [];
       for (const id of ['alpha', 'bravo', 'charlie']) tenants.push(await createTenant(ctx, { id }));
     });
@@ -265,7 +265,7 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       const names = await recorded(fresh);
       assert.equal(new Set(names).size, names.length);
       assert.equal(
-        (await query<{ n: number }>(fresh, 'SELECT COUNT(*) AS n FROM knex_migrations_lock'))[0]!.n,
+        Number((await query<{ n: number }>(fresh, 'SELECT COUNT(*) AS n FROM knex_migrations_lock'))[0]!.n),
         1,
       );
       const status = await tenantStatus(targetOf(ctx, fresh), sourceOf(ctx));
@@ -274,10 +274,10 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
 
     it('knex_migrations without its lock table (another run mid-way through creating them) still migrates', async () => {
       const half = await createTenant(ctx, { id: 'golf' });
-      const id = driver === 'mariadb' ? 'int unsigned auto_increment' : 'integer';
+      const id = driver === 'mariadb' ? 'int unsigned auto_increment' : postgres ? 'serial' : 'integer';
       await query(
         half,
-        `CREATE TABLE knex_migrations (id ${id} primary key, name varchar(255), batch integer, migration_time datetime)`,
+        `CREATE TABLE knex_migrations (id ${id} primary key, name varchar(255), batch integer, migration_time ${postgres ? 'timestamptz' : 'datetime'})`,
       );
       const result = await migrateRegistered(ctx, half, sourceOf(ctx), {});
       assert.equal(result.applied.length, sourceOf(ctx).list().length, JSON.stringify(result));
@@ -358,13 +358,21 @@ export async function down(knex) { await knex.schema.dropTable('slow'); }
       );
     });
 
-    if (driver === 'mariadb') {
+    if (driver !== 'sqlite') {
       it('a connection KILLed mid-migration fails that tenant only, frees the lock, and a rerun converges', async () => {
         const victim = tenants[1]!;
+        const [whoAmI, sleep, rowsOf] =
+          driver === 'mariadb'
+            ? ['SELECT DATABASE() AS db', 'SELECT SLEEP(20)', '(r) => r[0]']
+            : [
+                driver === 'postgres' ? 'SELECT current_database() AS db' : 'SELECT current_schema() AS db',
+                'SELECT pg_sleep(20)',
+                '(r) => r.rows',
+              ];
         writeScripts(migrationsDir(), {
           '009_sleepy.js': `export async function up(knex) {
-  const [[row]] = await knex.raw('SELECT DATABASE() AS db');
-  if (globalThis.aftySleepyDatabase === row.db) await knex.raw('SELECT SLEEP(20)');
+  const [row] = (${rowsOf})(await knex.raw('${whoAmI}'));
+  if (globalThis.aftySleepyDatabase === row.db) await knex.raw('${sleep}');
   await knex.schema.createTable('sleepy', (t) => t.increments('id'));
 }
 export async function down(knex) { await knex.schema.dropTable('sleepy'); }
@@ -372,7 +380,23 @@ export async function down(knex) { await knex.schema.dropTable('sleepy'); }
           '010_last.js': createTableMigration('last_one'),
         });
         (globalThis as { aftySleepyDatabase?: string }).aftySleepyDatabase = victim.database;
-        const admin = await mariadbAdmin();
+        const admin = driver === 'mariadb' ? await mariadbAdmin() : await postgresAdmin();
+        /** Kills the sleeping migration's connection on the server; false while it is not running yet. */
+        const killSleeper = async (): Promise<boolean> => {
+          if (driver === 'mariadb') {
+            const [rows] = (await admin.raw(
+              "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT SLEEP%'",
+              [victim.database],
+            )) as [Array<{ id: number }>];
+            if (rows[0]) await admin.raw(`KILL ${Number(rows[0].id)}`);
+            return Boolean(rows[0]);
+          }
+          const { rows } = (await admin.raw(
+            "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid() AND (datname = ? OR query_start IS NOT NULL AND ? = 'schema')",
+            [victim.database, driver === 'postgres' ? 'database' : 'schema'],
+          )) as { rows: unknown[] };
+          return rows.length > 0;
+        };
         try {
           const running = Promise.allSettled(
             tenants.map((tenant) => migrateRegistered(ctx, tenant, sourceOf(ctx), {})),
@@ -380,14 +404,7 @@ export async function down(knex) { await knex.schema.dropTable('sleepy'); }
           let killed = false;
           for (let attempt = 0; attempt < 100 && !killed; attempt += 1) {
             await new Promise((resolve) => setTimeout(resolve, 100));
-            const [rows] = (await admin.raw(
-              "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT SLEEP%'",
-              [victim.database],
-            )) as [Array<{ id: number }>];
-            if (rows[0]) {
-              await admin.raw(`KILL ${Number(rows[0].id)}`);
-              killed = true;
-            }
+            killed = await killSleeper();
           }
           assert.ok(killed, 'found the sleeping migration to kill');
           const outcomes = await running;
@@ -482,7 +499,7 @@ export async function down(knex) { await knex.raw('DROP VIEW user_names'); }
       );
       assert.equal(await (await ctx.registry()).findTenant('echo'), undefined);
       assert.equal(await server.databaseExists(`${project.prefix}echo`), false);
-      if (driver === 'mariadb') assert.equal(await server.userExists(`${project.prefix}echo`), false);
+      if (driver !== 'sqlite') assert.equal(await server.userExists(`${project.prefix}echo`), false);
     });
   });
 }

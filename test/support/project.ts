@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/lib/config/index.js';
 import { AftyContext } from '../../src/lib/context.js';
-import { MARIADB_URL, mariadbAdmin, uniqueToken } from './services.js';
+import { MARIADB_URL, POSTGRES_URL, mariadbAdmin, postgresAdmin, uniqueToken } from './services.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -22,7 +22,8 @@ export interface TestProject {
 }
 
 export interface ProjectOptions {
-  driver: 'sqlite' | 'mariadb';
+  /** `postgres-schema`: PostgreSQL with tenancy.mode "schema" (a schema per tenant in one database). */
+  driver: 'sqlite' | 'mariadb' | 'postgres' | 'postgres-schema';
   /** Extra config keys merged over the defaults. */
   config?: Record<string, unknown>;
   /** Several MariaDB "servers" (same instance, different names) for placement tests. */
@@ -37,14 +38,24 @@ export function createProject(options: ProjectOptions): TestProject {
   const token = uniqueToken();
   const dir = mkdtempSync(path.join(os.tmpdir(), `afty-test-${token}-`));
   const prefix = `t${token}_`;
-  const base: Record<string, unknown> =
+  const serverUrl =
     options.driver === 'mariadb'
-      ? {
-          central: `${MARIADB_URL}/afty_central_${token}`,
-          servers: Object.fromEntries((options.servers ?? ['default']).map((name) => [name, MARIADB_URL])),
-          tenancy: { databasePrefix: prefix, tenantUsers: true },
-        }
-      : { tenancy: { databasePrefix: prefix } };
+      ? MARIADB_URL
+      : options.driver === 'postgres'
+        ? POSTGRES_URL
+        : `${POSTGRES_URL}/afty_app_${token}`;
+  const base: Record<string, unknown> =
+    options.driver === 'sqlite'
+      ? { tenancy: { databasePrefix: prefix } }
+      : {
+          central: `${options.driver === 'mariadb' ? MARIADB_URL : POSTGRES_URL}/afty_central_${token}`,
+          servers: Object.fromEntries((options.servers ?? ['default']).map((name) => [name, serverUrl])),
+          tenancy: {
+            databasePrefix: prefix,
+            tenantUsers: true,
+            ...(options.driver === 'postgres-schema' ? { mode: 'schema' } : {}),
+          },
+        };
   const config = { ...base, cache: { prefix: `afty-test-${token}:` }, ...options.config };
   writeFileSync(path.join(dir, 'afty.config.json'), JSON.stringify(config, null, 2));
   const env: NodeJS.ProcessEnv = { ...process.env, AFTY_SECRET: TEST_SECRET, CI: 'true', NO_COLOR: '1' };
@@ -64,6 +75,7 @@ export function createProject(options: ProjectOptions): TestProject {
       return new AftyContext(loaded);
     },
     async createCentral() {
+      if (options.driver === 'postgres-schema') await createPostgresDatabase(`afty_app_${token}`);
       const ctx = await this.context();
       try {
         const { Registry } = await import('../../src/lib/registry/index.js');
@@ -90,9 +102,45 @@ export function createProject(options: ProjectOptions): TestProject {
           await admin.destroy();
         }
       }
+      if (options.driver === 'postgres' || options.driver === 'postgres-schema') {
+        await dropPostgresLeftovers(prefix, [`afty_central_${token}`, `afty_app_${token}`]);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function createPostgresDatabase(name: string): Promise<void> {
+  const admin = await postgresAdmin();
+  try {
+    const exists = (await admin.raw('SELECT 1 FROM pg_database WHERE datname = ?', [name])) as {
+      rows: unknown[];
+    };
+    if (!exists.rows.length) await admin.raw(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Drops the databases (the named ones and any starting with `prefix`) and roles a PostgreSQL project made. */
+async function dropPostgresLeftovers(prefix: string, databases: string[]): Promise<void> {
+  const admin = await postgresAdmin();
+  const like = `${prefix.replace(/_/g, '\\_')}%`;
+  try {
+    const found = (await admin.raw(
+      'SELECT datname AS name FROM pg_database WHERE datname LIKE ? OR datname = ANY(?)',
+      [like, databases],
+    )) as { rows: Array<{ name: string }> };
+    for (const { name } of found.rows) await admin.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    const roles = (await admin.raw('SELECT rolname AS name FROM pg_roles WHERE rolname LIKE ?', [like])) as {
+      rows: Array<{ name: string }>;
+    };
+    for (const { name } of roles.rows) {
+      await admin.raw(`DROP OWNED BY "${name}"; DROP ROLE IF EXISTS "${name}"`);
+    }
+  } finally {
+    await admin.destroy();
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 export const MARIADB_URL = process.env.AFTY_TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306';
+export const POSTGRES_URL = process.env.AFTY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
 export const REDIS_URL = process.env.AFTY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 /**
  * The Redis Cluster nodes the cluster tests use: AFTY_TEST_REDIS_CLUSTER ("host:port,…"), which
@@ -61,6 +62,39 @@ export async function requireMariaDb(): Promise<void> {
   } finally {
     await db.destroy();
   }
+}
+
+/** Fails loudly (never skips) when PostgreSQL is not reachable. */
+export async function requirePostgres(): Promise<void> {
+  const db = await postgresAdmin();
+  try {
+    await db.raw('SELECT 1');
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL at ${POSTGRES_URL} is not reachable (${(error as Error).message}); ${SERVICES_HINT}`,
+      { cause: error },
+    );
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Superuser connection to the test PostgreSQL (database `database`, default postgres) for assertions. */
+export async function postgresAdmin(database = 'postgres') {
+  const { default: knex } = await import('knex');
+  const url = new URL(POSTGRES_URL);
+  return knex({
+    client: 'pg',
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      user: decodeURIComponent(url.username) || 'postgres',
+      password: decodeURIComponent(url.password) || undefined,
+      database,
+      connectionTimeoutMillis: 3000,
+    },
+    pool: { min: 0, max: 2 },
+  });
 }
 
 /** Fails loudly (never skips) when Redis is not reachable. */

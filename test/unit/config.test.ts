@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/lib/config/index.js';
-import { parseDatabaseUrl, redactUrl } from '../../src/lib/config/urls.js';
+import { connectionUrl, describeLocation, parseDatabaseUrl, redactUrl } from '../../src/lib/config/urls.js';
 import { ConfigError } from '../../src/lib/errors.js';
 
 describe('config', () => {
@@ -117,8 +117,15 @@ describe('config', () => {
       loadConfig({ cwd: dir, env: {} }),
       /afty\.config\.json:1:14: not valid JSON: value expected/,
     );
+    write('afty.config.json', { central: 'oracle://x' });
+    await assert.rejects(
+      loadConfig({ cwd: dir, env: {} }),
+      /central uses unsupported scheme "oracle:" \(expected mysql:, mysql2:, mariadb:, postgres:, postgresql:, sqlite:\)/,
+    );
     write('afty.config.json', { central: 'postgres://x' });
-    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /central uses unsupported scheme "postgres:"/);
+    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /central names no database for the registry/);
+    write('afty.config.json', { central: `postgres://x/${'d'.repeat(64)}` });
+    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /use 1-63 bytes/);
     write('afty.config.json', {});
     await assert.rejects(
       loadConfig({ cwd: dir, env: { AFTY_CONCURRENCY: 'lots' } }),
@@ -129,6 +136,38 @@ describe('config', () => {
       /AFTY_REDIS_URL must start with redis:\/\//,
     );
     await assert.rejects(loadConfig({ cwd: dir, env: {}, configPath: 'missing.json' }), /does not exist/);
+  });
+
+  it('takes PostgreSQL servers as {client: "pg"} too, and tenancy.mode "schema" only with PostgreSQL servers that name a database', async () => {
+    write('afty.config.json', {
+      central: { client: 'pg', connection: { host: 'pg', database: 'afty' } },
+      servers: { default: 'postgres://postgres@127.0.0.1:5432/app' },
+      tenancy: { mode: 'schema' },
+    });
+    const config = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(config.central.driver, 'postgres');
+    assert.equal(config.tenancy.mode, 'schema');
+    write('afty.config.json', {
+      servers: { default: 'mysql://root@127.0.0.1/x' },
+      tenancy: { mode: 'schema' },
+    });
+    await assert.rejects(
+      loadConfig({ cwd: dir, env: {} }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /tenancy\.mode "schema" needs PostgreSQL servers, but server "default" is MySQL\/MariaDB/.test(
+          error.message,
+        ),
+    );
+    write('afty.config.json', {
+      servers: { default: 'postgres://postgres@127.0.0.1' },
+      tenancy: { mode: 'schema' },
+    });
+    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /server "default" names no database/);
+    write('afty.config.json', { tenancy: { mode: 'schemas' } });
+    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /"tenancy\.mode"/);
+    write('afty.config.json', {});
+    assert.equal((await loadConfig({ cwd: dir, env: {} })).tenancy.mode, 'database');
   });
 
   it('warns about unknown keys instead of failing', async () => {
@@ -154,6 +193,24 @@ describe('config', () => {
       connection: { host: 'h', port: 3310, user: 'u@x', password: 'p:w', database: 'db' },
       source: 'k',
     });
+    assert.deepEqual(parseDatabaseUrl('postgresql://app:s%40cret@pg:6543/central', '/', 'k'), {
+      driver: 'postgres',
+      connection: { host: 'pg', port: 6543, user: 'app', password: 's@cret', database: 'central' },
+      source: 'k',
+    });
+    assert.deepEqual(parseDatabaseUrl('postgres://pg', '/', 'k'), {
+      driver: 'postgres',
+      connection: { host: 'pg', port: 5432, user: 'postgres', password: undefined, database: undefined },
+      source: 'k',
+    });
+    assert.equal(
+      describeLocation(parseDatabaseUrl('postgres://app:secret@pg/x', '/', 'k')),
+      'postgres://app@pg:5432/x',
+    );
+    assert.equal(
+      connectionUrl(parseDatabaseUrl('postgres://a%3Ab:p%40ss@pg/x', '/', 'k')),
+      'postgres://a%3Ab:p%40ss@pg:5432/x',
+    );
     assert.equal(redactUrl('redis://:hunter2@cache:6379/0'), 'redis://:***@cache:6379/0');
     assert.equal(redactUrl('mysql://root:hunter2@db/x'), 'mysql://root:***@db/x');
   });

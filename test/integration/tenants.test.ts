@@ -4,34 +4,53 @@ import type { AftyContext } from '../../src/lib/context.js';
 import { grantDatabasePattern } from '../../src/lib/servers/index.js';
 import { createTenant, deleteTenant, resolveTenant, tenantLocation } from '../../src/lib/tenants/index.js';
 import { createKnex } from '../../src/lib/servers/knex.js';
+import type { NetworkLocation } from '../../src/lib/servers/index.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { mariadbAdmin, requireMariaDb } from '../support/services.js';
+import { mariadbAdmin, postgresAdmin, requireMariaDb, requirePostgres } from '../support/services.js';
+
+/** Database users (MySQL) or roles (PostgreSQL) whose names start with `prefix`. */
+async function usersWithPrefix(driver: string, prefix: string): Promise<string[]> {
+  const like = `${prefix.replace(/_/g, '\\_')}%`;
+  if (driver === 'mysql') {
+    const admin = await mariadbAdmin();
+    try {
+      const [rows] = (await admin.raw('SELECT User AS user FROM mysql.user WHERE User LIKE ? ORDER BY User', [
+        like,
+      ])) as [Array<{ user: string }>];
+      return rows.map((row) => row.user);
+    } finally {
+      await admin.destroy();
+    }
+  }
+  if (driver === 'postgres') {
+    const admin = await postgresAdmin();
+    try {
+      const { rows } = (await admin.raw(
+        'SELECT rolname AS user FROM pg_roles WHERE rolname LIKE ? ORDER BY 1',
+        [like],
+      )) as { rows: Array<{ user: string }> };
+      return rows.map((row) => row.user);
+    } finally {
+      await admin.destroy();
+    }
+  }
+  return [];
+}
 
 /** What a tenant leaves on the server and in the registry; used to prove "nothing left behind". */
 async function footprint(ctx: AftyContext, prefix: string) {
   const server = ctx.servers.get(ctx.servers.names[0]!);
   const registry = await ctx.registry();
-  const admin = server.driver === 'mysql' ? await mariadbAdmin() : undefined;
-  try {
-    const users = admin
-      ? (
-          (await admin.raw('SELECT User AS user FROM mysql.user WHERE User LIKE ? ORDER BY User', [
-            `${prefix.replace(/_/g, '\\_')}%`,
-          ])) as [Array<{ user: string }>]
-        )[0].map((row) => row.user)
-      : [];
-    return {
-      databases: await server.listDatabases(prefix),
-      users,
-      tenants: (await registry.listTenants()).map((tenant) => tenant.id),
-      domains: (await registry.listDomains()).map((domain) => domain.domain),
-    };
-  } finally {
-    await admin?.destroy();
-  }
+  return {
+    databases: await server.listDatabases(prefix),
+    users: await usersWithPrefix(server.driver, prefix),
+    tenants: (await registry.listTenants()).map((tenant) => tenant.id),
+    domains: (await registry.listDomains()).map((domain) => domain.domain),
+  };
 }
 
-for (const driver of ['mariadb', 'sqlite'] as const) {
+for (const driver of ['mariadb', 'postgres', 'postgres-schema', 'sqlite'] as const) {
+  const withUsers = driver !== 'sqlite';
   describe(`tenant lifecycle on ${driver}`, function () {
     this.timeout(60_000);
     let project: TestProject;
@@ -39,12 +58,10 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
 
     before(async () => {
       if (driver === 'mariadb') await requireMariaDb();
-      project = createProject({ driver, servers: driver === 'mariadb' ? ['one', 'two'] : undefined });
+      else if (driver !== 'sqlite') await requirePostgres();
+      project = createProject({ driver, servers: withUsers ? ['one', 'two'] : undefined });
+      await project.createCentral();
       ctx = await project.context();
-      if (driver === 'mariadb') {
-        const { Registry } = await import('../../src/lib/registry/index.js');
-        await Registry.createDatabase(ctx.config.central);
-      }
     });
     after(async () => {
       await ctx?.close();
@@ -61,7 +78,7 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       assert.equal(tenant.database, `${project.prefix}acme`);
       assert.ok(await server.databaseExists(tenant.database), 'await server.databaseExists(tenant.database)');
       assert.equal((await resolveTenant(await ctx.registry(), 'www.acme.test')).id, 'acme');
-      if (driver === 'mariadb') {
+      if (withUsers) {
         assert.equal(tenant.dbUser, `${project.prefix}acme`);
         assert.ok(tenant.dbPassword?.startsWith('v1:'), 'password stored encrypted');
         assert.ok(await server.userExists(tenant.dbUser!), 'await server.userExists(tenant.dbUser!)');
@@ -71,7 +88,7 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       const result = await deleteTenant(ctx, tenant);
       assert.deepEqual(result, {
         databaseDropped: true,
-        userDropped: driver === 'mariadb',
+        userDropped: withUsers,
         safetyCopies: [],
         cacheKeys: 0,
       });
@@ -92,10 +109,9 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
       await ctx.servers.get(tenant.server).dropDatabase(tenant.database);
     });
 
-    const steps =
-      driver === 'mariadb'
-        ? ['registry', 'database', 'user', 'noop', 'activate']
-        : ['registry', 'database', 'noop', 'activate'];
+    const steps = withUsers
+      ? ['registry', 'database', 'user', 'noop', 'activate']
+      : ['registry', 'database', 'noop', 'activate'];
     for (const failingStep of steps) {
       it(`leaves nothing behind when create fails after the "${failingStep}" step`, async () => {
         const before = await footprint(ctx, project.prefix);
@@ -140,6 +156,74 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
         await server.dropDatabase(`${project.prefix}squatter`);
       }
     });
+
+    if (driver === 'postgres' || driver === 'postgres-schema') {
+      it('gives the tenant role its own database (or schema) only: it cannot connect to or read another tenant, PUBLIC has no access', async () => {
+        const [one, two] = [
+          await createTenant(ctx, { id: 'pgone' }),
+          await createTenant(ctx, { id: 'pgtwo' }),
+        ];
+        const mine = tenantLocation(ctx, one) as NetworkLocation;
+        const theirs = tenantLocation(ctx, two) as NetworkLocation;
+        const own = await createKnex(mine);
+        const admin = await postgresAdmin(theirs.connection.database);
+        try {
+          await own.raw('CREATE TABLE probe (id int)');
+          await own.raw('INSERT INTO probe VALUES (1)');
+          const { rows: roles } = (await admin.raw(
+            'SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = ?',
+            [one.dbUser],
+          )) as { rows: Array<Record<string, boolean>> };
+          assert.deepEqual(roles, [{ rolsuper: false, rolcreaterole: false, rolcreatedb: false }]);
+          if (driver === 'postgres') {
+            // one's role against two's database: refused at connect.
+            const intruder = await createKnex({
+              ...theirs,
+              connection: {
+                ...theirs.connection,
+                user: mine.connection.user,
+                password: mine.connection.password,
+              },
+            });
+            try {
+              await assert.rejects(
+                intruder.raw('SELECT 1'),
+                /permission denied for database|not have CONNECT privilege/,
+              );
+            } finally {
+              await intruder.destroy();
+            }
+            const { rows } = (await admin.raw(
+              "SELECT has_database_privilege('public', ?, 'CONNECT') AS public",
+              [two.database],
+            )) as { rows: Array<{ public: boolean }> };
+            assert.equal(rows[0]!.public, false, 'PUBLIC may not connect to a tenant database');
+          } else {
+            await assert.rejects(
+              own.raw(`SELECT * FROM "${two.database}".knex_migrations`),
+              /permission denied for schema/,
+            );
+            const { rows } = (await own.raw('SELECT current_schema() AS schema')) as {
+              rows: Array<{ schema: string }>;
+            };
+            assert.equal(rows[0]!.schema, one.database);
+            // The role's own default too, for clients that set no search_path (psql, an application).
+            const { rows: settings } = (await admin.raw(
+              'SELECT unnest(setconfig) AS setting FROM pg_db_role_setting WHERE setrole = (SELECT oid FROM pg_roles WHERE rolname = ?)',
+              [one.dbUser],
+            )) as { rows: Array<{ setting: string }> };
+            assert.deepEqual(
+              settings.map((row) => row.setting),
+              [`search_path=${one.database}`],
+            );
+          }
+          await assert.rejects(own.raw(`CREATE DATABASE "${project.prefix}intruder"`), /permission denied/);
+        } finally {
+          await own.destroy();
+          await admin.destroy();
+        }
+      });
+    }
 
     if (driver === 'mariadb') {
       it('grants the tenant user its own database only (SHOW GRANTS) and it connects with its own credentials', async () => {

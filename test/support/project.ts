@@ -85,7 +85,9 @@ export function createProject(options: ProjectOptions): TestProject {
       }
     },
     async cleanup() {
-      if (options.driver === 'mariadb') {
+      // By what the config names, so a fleet mixing engines is cleaned on each.
+      const urls = JSON.stringify(config);
+      if (urls.includes('mysql://')) {
         const admin = await mariadbAdmin();
         try {
           const [databases] = (await admin.raw(
@@ -102,7 +104,7 @@ export function createProject(options: ProjectOptions): TestProject {
           await admin.destroy();
         }
       }
-      if (options.driver === 'postgres' || options.driver === 'postgres-schema') {
+      if (urls.includes('postgres://')) {
         await dropPostgresLeftovers(prefix, [`afty_central_${token}`, `afty_app_${token}`]);
       }
       rmSync(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import {
 import { createKnex } from '../../src/lib/servers/knex.js';
 import { createTenant } from '../../src/lib/tenants/index.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { requireMariaDb } from '../support/services.js';
+import { requireMariaDb, requirePostgres } from '../support/services.js';
 import { writeScripts } from './migrations-fixture.js';
 
 /** Bootstrap rows (binary and text, a time), and a trigger created after them that must not fire on load. */
@@ -44,6 +44,10 @@ export async function down(knex) {
   if (knex.client.config.client === 'better-sqlite3') {
     await knex.raw("CREATE TRIGGER plans_audit AFTER INSERT ON plans BEGIN INSERT INTO audit (what) VALUES ('plan ' || NEW.code); END");
   }
+  if (knex.client.config.client === 'pg') {
+    await knex.raw("CREATE FUNCTION plans_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit (what) VALUES ('plan ' || NEW.code); RETURN NEW; END $$");
+    await knex.raw('CREATE TRIGGER plans_audit AFTER INSERT ON plans FOR EACH ROW EXECUTE FUNCTION plans_audit()');
+  }
 }
 export async function down(knex) {
   await knex.schema.dropTable('audit');
@@ -51,7 +55,7 @@ export async function down(knex) {
 `,
 };
 
-for (const driver of ['mariadb', 'sqlite'] as const) {
+for (const driver of ['mariadb', 'postgres', 'postgres-schema', 'sqlite'] as const) {
   describe(`snapshot rows on ${driver}`, function () {
     this.timeout(90_000);
     let project: TestProject;
@@ -59,14 +63,12 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
 
     before(async () => {
       if (driver === 'mariadb') await requireMariaDb();
+      else if (driver !== 'sqlite') await requirePostgres();
       project = createProject({ driver });
       writeFileSync(path.join(project.dir, 'package.json'), '{ "type": "module" }\n');
       writeScripts(path.join(project.dir, 'migrations/tenant'), MIGRATIONS);
+      await project.createCentral();
       ctx = await project.context();
-      if (driver === 'mariadb') {
-        const { Registry } = await import('../../src/lib/registry/index.js');
-        await Registry.createDatabase(ctx.config.central);
-      }
     });
     after(async () => {
       await ctx?.close();

@@ -44,14 +44,26 @@ export async function readTableRows(db: Knex, driver: EngineKind): Promise<Table
   return result;
 }
 
-/** INSERT statements for the rows, values escaped by knex for the database's dialect. */
-export function insertStatements(db: Knex, tables: TableRows[]): string[] {
+/**
+ * INSERT statements for the rows, values escaped by knex for the database's dialect — binary
+ * values by the engine (knex writes X'…', which PostgreSQL reads as a bit string, not bytea).
+ */
+export function insertStatements(db: Knex, tables: TableRows[], driver: EngineKind): string[] {
+  const { binary } = engineOf(driver).snapshot;
   const statements: string[] = [];
   for (const { table, rows } of tables) {
-    for (let start = 0; start < rows.length; start += CHUNK)
+    const literal = rows.map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([column, value]) => [
+          column,
+          Buffer.isBuffer(value) ? db.raw(binary(value.toString('hex'))) : value,
+        ]),
+      ),
+    );
+    for (let start = 0; start < literal.length; start += CHUNK)
       statements.push(
         db(table)
-          .insert(rows.slice(start, start + CHUNK))
+          .insert(literal.slice(start, start + CHUNK))
           .toString(),
       );
   }

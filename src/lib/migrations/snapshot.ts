@@ -59,7 +59,7 @@ export async function dumpSnapshot(
     };
     // Rows before what the engine keeps apart (SQLite's triggers, PostgreSQL's constraints), so
     // loading them neither fires nor trips what the migrations set up.
-    const statements = [...tables, ...insertStatements(db, data), ...rest];
+    const statements = [...tables, ...insertStatements(db, data, driver), ...rest];
     const { now, quote, literal } = dialect;
     const lines = [
       `${HEADER}${JSON.stringify(meta)}`,

@@ -75,6 +75,8 @@ export interface SnapshotDialect {
   quote(name: string): string;
   /** A string literal as the engine's parser reads it (MySQL treats backslashes as escapes). */
   literal(value: string): string;
+  /** A binary literal from hex digits. */
+  binary(hex: string): string;
   /** Statements around the whole file (foreign key checks off while loading, back on after). */
   readonly prologue: string[];
   readonly epilogue: string[];

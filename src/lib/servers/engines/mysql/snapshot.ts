@@ -33,6 +33,7 @@ export const mysqlSnapshot: SnapshotDialect = {
   now: 'NOW()',
   quote: (name) => `\`${name.replace(/`/g, '``')}\``,
   literal: (value) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`,
+  binary: (hex) => `X'${hex}'`,
   prologue: ['SET FOREIGN_KEY_CHECKS = 0;'],
   epilogue: ['SET FOREIGN_KEY_CHECKS = 1;'],
   async load(location, sql) {

@@ -71,6 +71,7 @@ export const postgresSnapshot: SnapshotDialect = {
   now: 'now()',
   quote: quoteIdentifier,
   literal: quoteLiteral,
+  binary: (hex) => `'\\x${hex}'::bytea`,
   prologue: [],
   epilogue: [],
   // Without bind parameters pg sends one simple query, which may hold many statements.

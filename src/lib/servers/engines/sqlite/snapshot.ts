@@ -17,6 +17,7 @@ export const sqliteSnapshot: SnapshotDialect = {
   now: "CAST(strftime('%s', 'now') AS INTEGER) * 1000",
   quote: (name) => `"${name.replace(/"/g, '""')}"`,
   literal: (value) => `'${value.replace(/'/g, "''")}'`,
+  binary: (hex) => `X'${hex}'`,
   prologue: ['PRAGMA foreign_keys = OFF;'],
   epilogue: ['PRAGMA foreign_keys = ON;'],
   async load(location, sql) {

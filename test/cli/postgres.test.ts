@@ -282,4 +282,30 @@ describe('afty on PostgreSQL: login and reachability errors (CLI)', function () 
     const listed = await runJson<unknown[]>(['tenant', 'list'], { cwd: project.dir, env: project.env });
     assert.deepEqual(listed.json, { total: 0, tenants: [] });
   });
+
+  it('works with a server account that is not a superuser (CREATEDB, CREATEROLE)', async () => {
+    const account = `adm_${project.token}`;
+    const admin = await postgresAdmin();
+    await admin.raw(`CREATE ROLE ${account} LOGIN CREATEDB CREATEROLE PASSWORD 'adm-pw'`);
+    try {
+      const env = { ...project.env, AFTY_SERVER_URL: `postgres://${account}:adm-pw@127.0.0.1:5432` };
+      const created = await runCli(['tenant', 'create', 'byadmin', '--migrate'], { cwd: project.dir, env });
+      assert.equal(created.exitCode, 0, created.stderr);
+      const { rows } = (await admin.raw(
+        'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ?',
+        [`${project.prefix}byadmin`],
+      )) as { rows: Array<{ owner: string }> };
+      assert.deepEqual(rows, [{ owner: `${project.prefix}byadmin` }]);
+      const deleted = await runCli(['tenant', 'delete', 'byadmin', '--force', '--no-backup'], {
+        cwd: project.dir,
+        env,
+      });
+      assert.equal(deleted.exitCode, 0, deleted.stderr);
+    } finally {
+      await admin.raw(`DROP DATABASE IF EXISTS "${project.prefix}byadmin" WITH (FORCE)`);
+      await admin.raw(`DROP ROLE IF EXISTS "${project.prefix}byadmin"`);
+      await admin.raw(`DROP ROLE IF EXISTS ${account}`);
+      await admin.destroy();
+    }
+  });
 });

@@ -164,6 +164,12 @@ export class PostgresServer implements DatabaseServer {
       await db.raw(
         `${verb} ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`,
       );
+      // A non-superuser admin (CREATEROLE) must be a member of the role to hand it the database
+      // or schema; PostgreSQL 16 makes the creator one, 15 does not.
+      const admin = (await db.raw('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')) as {
+        rows: Array<{ rolsuper: boolean }>;
+      };
+      if (!admin.rows[0]?.rolsuper) await db.raw(`GRANT ${role} TO CURRENT_USER`);
       if (this.isolation === 'schema') {
         await db.raw(`REVOKE ALL ON DATABASE ${quoteIdentifier(this.adminDatabase)} FROM PUBLIC`);
         await db.raw(`GRANT CONNECT ON DATABASE ${quoteIdentifier(this.adminDatabase)} TO ${role}`);

@@ -1,6 +1,7 @@
 // Shared fixture of the migrate-* and provision benchmarks (run on its own, it only writes the
-// 12 migrations to bench/.work/migrations for inspection): a MariaDB project with N tenants
-// (each with its own user, as in production) and a 12-migration schema with FKs and indexes.
+// 12 migrations to bench/.work/migrations for inspection): a MariaDB project — or PostgreSQL,
+// when `postgres` is among the bench's arguments — with N tenants (each with its own user, as in
+// production) and a 12-migration schema with FKs and indexes.
 import { execa } from 'execa';
 import knex, { type Knex } from 'knex';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,17 @@ import { createTenant } from '../src/lib/tenants/index.js';
 import { BENCH_DIR, BIN, ROOT } from './_util.js';
 
 export const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root' };
+export const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+/** The engine the bench runs on: `npm run bench -- migrate-fleet postgres` for PostgreSQL. */
+export const ENGINE: 'mysql' | 'postgres' = process.argv.includes('postgres') ? 'postgres' : 'mysql';
+/** The bench's numeric argument (repetitions), wherever the engine name is. */
+export const numericArgument = (fallback: number) =>
+  Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? fallback);
+/** The knex client and root connection of ENGINE, for plain scripts and knexfiles. */
+export const ROOT_CLIENT =
+  ENGINE === 'postgres'
+    ? { client: 'pg', connection: { ...POSTGRES, database: 'postgres' } }
+    : { client: 'mysql2', connection: MARIADB };
 const SECRET = 'bench-secret-0123456789abcdef';
 
 const table = (name: string, body: string) => `module.exports = {
@@ -107,16 +119,33 @@ export interface BenchProject {
 }
 
 export function rootKnex(): Knex {
-  return knex({
-    client: 'mysql2',
-    connection: { ...MARIADB, multipleStatements: true },
-    pool: { min: 0, max: 8 },
-  });
+  return ENGINE === 'postgres'
+    ? knex({ ...ROOT_CLIENT, pool: { min: 0, max: 8 } })
+    : knex({
+        client: 'mysql2',
+        connection: { ...MARIADB, multipleStatements: true },
+        pool: { min: 0, max: 8 },
+      });
 }
 
 /** Drops what an earlier run of this bench left (databases, users, central registry). */
 async function dropLeftovers(admin: Knex, prefix: string, central: string): Promise<void> {
   const like = `${prefix.replace(/_/g, '\\_')}%`;
+  if (ENGINE === 'postgres') {
+    const { rows } = (await admin.raw(
+      'SELECT datname AS name FROM pg_database WHERE datname LIKE ? OR datname = ?',
+      [like, central],
+    )) as { rows: Array<{ name: string }> };
+    const limit = pLimit(8);
+    await Promise.all(
+      rows.map(({ name }) => limit(() => admin.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
+    );
+    const roles = (await admin.raw('SELECT rolname AS name FROM pg_roles WHERE rolname LIKE ?', [like])) as {
+      rows: Array<{ name: string }>;
+    };
+    for (const { name } of roles.rows) await admin.raw(`DROP ROLE IF EXISTS "${name}"`);
+    return;
+  }
   const [databases] = (await admin.raw(
     'SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?',
     [like],
@@ -150,8 +179,13 @@ export async function prepareProject(name: string, count: number): Promise<Bench
   writeFileSync(
     path.join(dir, 'afty.config.json'),
     JSON.stringify({
-      central: `mysql://root@127.0.0.1:3306/${central}`,
-      servers: { default: 'mysql://root@127.0.0.1:3306' },
+      central:
+        ENGINE === 'postgres'
+          ? `postgres://postgres@127.0.0.1:5432/${central}`
+          : `mysql://root@127.0.0.1:3306/${central}`,
+      servers: {
+        default: ENGINE === 'postgres' ? 'postgres://postgres@127.0.0.1:5432' : 'mysql://root@127.0.0.1:3306',
+      },
       tenancy: { databasePrefix: prefix, tenantUsers: true },
       migrations: { directory: 'migrations', snapshot: 'schema.sql' },
     }),
@@ -188,21 +222,28 @@ export async function prepareProject(name: string, count: number): Promise<Bench
   };
 }
 
-/** Empties every tenant database again (DROP + CREATE keeps the tenant users' grants). */
+/**
+ * Empties every tenant database again (DROP + CREATE keeps the tenant users' grants; on
+ * PostgreSQL the new database is handed back to the tenant's role, named like it).
+ */
 export async function resetDatabases(databases: string[]): Promise<void> {
   const admin = rootKnex();
   try {
     const limit = pLimit(8);
-    await Promise.all(
-      databases.map((database) =>
-        limit(() =>
-          admin.raw('DROP DATABASE IF EXISTS ??; CREATE DATABASE ?? CHARACTER SET utf8mb4', [
+    const reset = (database: string) =>
+      ENGINE === 'postgres'
+        ? (async () => {
+            await admin.raw(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+            await admin.raw(
+              `CREATE DATABASE "${database}" TEMPLATE template0 ENCODING 'UTF8' OWNER "${database}"`,
+            );
+            await admin.raw(`REVOKE ALL ON DATABASE "${database}" FROM PUBLIC`);
+          })()
+        : admin.raw('DROP DATABASE IF EXISTS ??; CREATE DATABASE ?? CHARACTER SET utf8mb4', [
             database,
             database,
-          ]),
-        ),
-      ),
-    );
+          ]);
+    await Promise.all(databases.map((database) => limit(() => reset(database))));
   } finally {
     await admin.destroy();
   }
@@ -242,7 +283,7 @@ let next = 0;
 async function worker() {
   while (next < databases.length) {
     const database = databases[next++];
-    const db = knex({ client: 'mysql2', connection: { ...${JSON.stringify(MARIADB)}, database }, pool: { min: 0, max: 1 } });
+    const db = knex({ client: ${JSON.stringify(ROOT_CLIENT.client)}, connection: { ...${JSON.stringify(ROOT_CLIENT.connection)}, database }, pool: { min: 0, max: 1 } });
     try {
       ${body}
     } finally {

@@ -1,5 +1,5 @@
-// npm run bench -- migrate-fleet [REPS]
-// 200 MariaDB tenants, 12 migrations with FKs and indexes, concurrency 4:
+// npm run bench -- migrate-fleet [REPS] [postgres]
+// 200 MariaDB (or PostgreSQL) tenants, 12 migrations with FKs and indexes, concurrency 4:
 //   afty db migrate --all  vs  a plain script calling the same up() functions (no lock, no bookkeeping)
 //   vs  a shell loop of `knex migrate:latest` per tenant (what a Node user would write).
 // Targets: afty ≤ 1.10× the plain script; ≥ 12× faster than the knex loop.
@@ -11,7 +11,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median, ratio, report, ROOT } from './_util.js';
 import {
-  MARIADB,
+  ENGINE,
+  ROOT_CLIENT,
+  numericArgument,
   prepareProject,
   resetDatabases,
   runAfty,
@@ -21,7 +23,7 @@ import {
 
 const TENANTS = 200;
 const CONCURRENCY = 4;
-const reps = Number(process.argv[2] ?? 3);
+const reps = numericArgument(3);
 
 const project = await prepareProject('fleet', TENANTS);
 const databasesFile = path.join(project.dir, 'databases.json');
@@ -63,7 +65,7 @@ writePlainScript(
 );
 writeFileSync(
   path.join(project.dir, 'knexfile.cjs'),
-  `module.exports = { client: 'mysql2', connection: { ...${JSON.stringify(MARIADB)}, database: process.env.BENCH_DB }, migrations: { directory: './migrations' } };\n`,
+  `module.exports = { client: ${JSON.stringify(ROOT_CLIENT.client)}, connection: { ...${JSON.stringify(ROOT_CLIENT.connection)}, database: process.env.BENCH_DB }, migrations: { directory: './migrations' } };\n`,
 );
 
 /** Every run starts from empty databases whose previous tables were just dropped (same server state). */
@@ -115,8 +117,9 @@ const aftyMs = median(afty);
 const plainMs = median(plain);
 const plainWithTablesMs = median(plainWithTables);
 const plainWithRowsMs = median(plainWithRows);
-report('migrate-fleet', {
-  command: 'npm run bench -- migrate-fleet',
+report(ENGINE === 'postgres' ? 'migrate-fleet-postgres' : 'migrate-fleet', {
+  command: `npm run bench -- migrate-fleet${ENGINE === 'postgres' ? ' postgres' : ''}`,
+  engine: ENGINE,
   tenants: TENANTS,
   migrations: 12,
   concurrency: CONCURRENCY,

@@ -1,5 +1,5 @@
-// npm run bench -- migrate-noop [REPS]
-// 1,000 MariaDB tenants, all migrated (12 migrations), nothing pending:
+// npm run bench -- migrate-noop [REPS] [postgres]
+// 1,000 MariaDB (or PostgreSQL) tenants, all migrated (12 migrations), nothing pending:
 //   afty db migrate --all (default concurrency)  vs  a plain script that only reads each tenant's
 //   knex_migrations at the same concurrency.
 // Targets: afty ≤ 5 s on a 2-core machine, and ≤ 2× the plain script; with run records (the
@@ -11,10 +11,17 @@ import { dumpSnapshot, loadSnapshot, readSnapshot, writeSnapshot } from '../src/
 import { TenantMigrationSource } from '../src/lib/migrations/source.js';
 import { migrateTenant } from '../src/lib/migrations/migrator.js';
 import { median, ratio, report } from './_util.js';
-import { prepareProject, runAfty, timeCommand, writePlainScript } from './migrate-fixture.js';
+import {
+  ENGINE,
+  numericArgument,
+  prepareProject,
+  runAfty,
+  timeCommand,
+  writePlainScript,
+} from './migrate-fixture.js';
 
 const TENANTS = 1000;
-const reps = Number(process.argv[2] ?? 3);
+const reps = numericArgument(3);
 
 const project = await prepareProject('noop', TENANTS);
 const ctx = await project.context();
@@ -82,8 +89,9 @@ async function measure(concurrency: number) {
 
 const results = [await measure(ctx.config.concurrency), await measure(8)];
 await project.cleanup();
-report('migrate-noop', {
-  command: 'npm run bench -- migrate-noop',
+report(ENGINE === 'postgres' ? 'migrate-noop-postgres' : 'migrate-noop', {
+  command: `npm run bench -- migrate-noop${ENGINE === 'postgres' ? ' postgres' : ''}`,
+  engine: ENGINE,
   tenants: TENANTS,
   migrations: 12,
   reps,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure MariaDB (127.0.0.1:3306, root, empty password) and Redis (127.0.0.1:6379) are up for
-# the tests: starts them when they are down and installs Debian's packages when they are absent.
+# Makes sure MariaDB (127.0.0.1:3306, root, empty password), PostgreSQL (127.0.0.1:5432, user
+# postgres, trust auth) and Redis (127.0.0.1:6379) are up for the tests: starts them when they are down and installs Debian's packages when they are absent.
 # With --cluster it also starts a 3-master Redis Cluster on 127.0.0.1:7001-7003, for running the
 # cluster tests against it (AFTY_TEST_REDIS_CLUSTER=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003);
 # npm test does not need it: it starts a throwaway cluster of its own on free ports.
@@ -99,6 +99,35 @@ ensure_redis_cluster() {
   log "Redis Cluster is up on ${CLUSTER_PORTS[*]}"
 }
 
+postgres_ready() { psql -X -h 127.0.0.1 -p 5432 -U postgres -d postgres -tAc 'SELECT 1' </dev/null; }
+
+ensure_postgres() {
+  if command -v psql >/dev/null 2>&1 && postgres_ready >/dev/null 2>&1; then
+    log "PostgreSQL is up"
+    return
+  fi
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    log "installing postgresql"
+    apt_install postgresql postgresql-client
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  if ! postgres_ready >/dev/null 2>&1; then
+    log "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+  fi
+  if ! postgres_ready >/dev/null 2>&1 && [ -f "/etc/postgresql/$version/main/pg_hba.conf" ]; then
+    # Debian's default asks TCP clients for a password: let the tests in (test machine only).
+    log "allowing trust auth on 127.0.0.1 and ::1 (test machine only)"
+    local hba="/etc/postgresql/$version/main/pg_hba.conf"
+    as_root sh -c "{ printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'; cat '$hba'; } > '$hba.afty' && cat '$hba.afty' > '$hba' && rm '$hba.afty'"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  fi
+  wait_for "PostgreSQL on 127.0.0.1:5432" postgres_ready
+  log "PostgreSQL is up"
+}
+
 ensure_mariadb
+ensure_postgres
 ensure_redis
 if [ "${1:-}" = "--cluster" ]; then ensure_redis_cluster; fi

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { OperationError } from '../errors.js';
+import { engineForClient } from '../servers/engines/index.js';
 
 /** knex's own tables, so `knex migrate:status` and friends can inspect a tenant database. */
 export const MIGRATIONS_TABLE = 'knex_migrations';
@@ -157,19 +158,20 @@ export async function acquireLock(
   options: { createTables?: boolean } = {},
 ): Promise<void> {
   if (options.createTables) await createTables(db);
-  const mysql = (db.client as { config: { client?: unknown } }).config.client === 'mysql2';
+  const { introspection } = engineForClient(
+    String((db.client as { config: { client?: unknown } }).config.client),
+  )!;
   const attempt = async (): Promise<{ holding: boolean; rows: number }> => {
     let outcome = { holding: false, rows: 0 };
     try {
       await db.transaction(async (trx) => {
-        if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = ?', [LOCK_WAIT_SECONDS]);
+        const unbound = await introspection.boundLockWait(trx, LOCK_WAIT_SECONDS);
         try {
           const updated = Number(await trx(LOCK_TABLE).where('is_locked', 0).update({ is_locked: 1 }));
           const [row] = (await trx(LOCK_TABLE).count({ rows: '*' })) as Array<{ rows: number | string }>;
           outcome = { holding: updated === 1 && Number(row?.rows) === 1, rows: Number(row?.rows) };
         } finally {
-          // The migrations that follow on this connection wait for row locks as the server says.
-          if (mysql) await trx.raw('SET SESSION innodb_lock_wait_timeout = DEFAULT');
+          await unbound();
         }
         if (!outcome.holding) throw ROLL_BACK;
       });

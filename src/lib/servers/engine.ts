@@ -59,6 +59,11 @@ export interface Introspection {
   insertableColumns(db: Knex): Promise<InsertableColumn[]>;
   /** Runs `work` with foreign key checks off on this (single-connection) knex: db fresh, loading rows. */
   withoutForeignKeys<T>(db: Knex, work: () => Promise<T>): Promise<T>;
+  /**
+   * Bounds how long statements of this transaction wait for a row lock (a plain knex holding the
+   * migration lock row); returns what undoes it before the connection is used for anything else.
+   */
+  boundLockWait(trx: Knex.Transaction, seconds: number): Promise<() => Promise<void>>;
   /** Drops one table or view, whatever depends on it. */
   dropRelation(db: Knex, relation: Relation): Promise<void>;
 }

@@ -112,6 +112,13 @@ export const mysqlIntrospection: Introspection = {
       await db.raw('SET FOREIGN_KEY_CHECKS = 1');
     }
   },
+  async boundLockWait(trx, seconds) {
+    await trx.raw('SET SESSION innodb_lock_wait_timeout = ?', [seconds]);
+    // The migrations that follow on this connection wait for row locks as the server says.
+    return async () => {
+      await trx.raw('SET SESSION innodb_lock_wait_timeout = DEFAULT');
+    };
+  },
   async dropRelation(db, relation) {
     await (relation.view
       ? db.schema.dropViewIfExists(relation.name)

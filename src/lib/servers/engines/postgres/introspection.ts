@@ -131,6 +131,11 @@ export const postgresIntrospection: Introspection = {
   insertableColumns,
   // Dropping with CASCADE takes what depends on a relation along, so no check needs to be off.
   withoutForeignKeys: (_db, work) => work(),
+  // SET LOCAL ends with the transaction: nothing to undo.
+  async boundLockWait(trx, seconds) {
+    await trx.raw(`SET LOCAL lock_timeout = '${Number(seconds)}s'`);
+    return async () => {};
+  },
   async dropRelation(db, relation) {
     const [row] = (
       (await db.raw(

@@ -88,6 +88,8 @@ export const sqliteIntrospection: Introspection = {
       await db.raw('PRAGMA foreign_keys = ON');
     }
   },
+  // SQLite waits its busy timeout (set on every connection), then reports the database locked.
+  boundLockWait: async () => async () => {},
   async dropRelation(db, relation) {
     await (relation.view
       ? db.schema.dropViewIfExists(relation.name)

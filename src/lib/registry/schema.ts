@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { ConfigError, ServiceError } from '../errors.js';
+import type { NamedLock } from '../servers/engine.js';
+import { engineForClient } from '../servers/engines/index.js';
 
 /**
  * The registry's own migrations, kept in code so the schema ships with the tool.
@@ -198,23 +200,21 @@ export async function ensureRegistrySchema(db: Knex): Promise<void> {
     if ((await registrySchemaVersion(db)) === REGISTRY_SCHEMA_VERSION) return;
     await db.migrate.latest({ migrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
   };
-  if (db.client.config.client === 'mysql2') await withServerLock(db, migrate);
+  const { namedLock } = engineForClient(String(db.client.config.client))!;
+  if (namedLock) await withServerLock(db, namedLock, migrate);
   else await retryWhileBusy(migrate);
 }
 
 /**
- * MySQL: a named server lock (GET_LOCK) on a connection of its own, held while migrating. The
- * server releases it when its holder dies, so a killed process never blocks the next one; whoever
+ * A named server lock (MySQL GET_LOCK, PostgreSQL advisory lock) on a connection of its own, held
+ * while migrating. The server releases it when its holder dies, so a killed process never blocks the next one; whoever
  * holds it is the only one migrating, so a knex lock still set was left by a killed run.
  */
-async function withServerLock(db: Knex, migrate: () => Promise<void>): Promise<void> {
-  const name = `afty_registry:${String(db.client.config.connection?.database ?? '')}`.slice(0, 64);
+async function withServerLock(db: Knex, lock: NamedLock, migrate: () => Promise<void>): Promise<void> {
+  const name = `afty_registry:${String(db.client.config.connection?.database ?? '')}`;
   const connection = (await db.client.acquireConnection()) as unknown;
   try {
-    const [rows] = (await db
-      .raw('SELECT GET_LOCK(?, ?) AS got', [name, SCHEMA_WAIT_MS / 1000])
-      .connection(connection)) as [Array<{ got: number | null }>];
-    if (rows[0]?.got !== 1) {
+    if (!(await lock.acquire(db, connection, name, SCHEMA_WAIT_MS / 1000))) {
       throw new ServiceError(
         `another afty has been creating the registry schema for ${SCHEMA_WAIT_MS / 1000} s (server lock ${name})`,
         { hint: 'wait for it to finish, then retry' },
@@ -226,7 +226,7 @@ async function withServerLock(db: Knex, migrate: () => Promise<void>): Promise<v
       }
       await migrate();
     } finally {
-      await db.raw('SELECT RELEASE_LOCK(?)', [name]).connection(connection);
+      await lock.release(db, connection, name);
     }
   } finally {
     await db.client.releaseConnection(connection);

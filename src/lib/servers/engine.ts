@@ -137,8 +137,19 @@ export interface Engine<K extends EngineKind = EngineKind> {
   adminShellCommand(location: LocationOf<K>, sql: string): string;
   /** Whether DDL rolls back with a failed migration's transaction (PostgreSQL, SQLite yes; MySQL no). */
   readonly transactionalDdl: boolean;
+  /**
+   * A lock named server-wide, held by one connection and released by the server when that
+   * connection dies (MySQL GET_LOCK, PostgreSQL advisory locks); null where there is none (SQLite).
+   */
+  readonly namedLock: NamedLock | null;
   /** How the watchdog tells a frozen server from a slow query; null for an embedded engine. */
   readonly liveness: Liveness<K> | null;
+}
+
+export interface NamedLock {
+  /** Waits up to `waitSeconds` for the lock on `connection`; false when another holds it still. */
+  acquire(db: Knex, connection: unknown, name: string, waitSeconds: number): Promise<boolean>;
+  release(db: Knex, connection: unknown, name: string): Promise<void>;
 }
 
 /** A raw driver connection's socket, which afty destroys to end work on a dead server or an abort. */

@@ -105,6 +105,17 @@ export const mysqlEngine: Engine<'mysql'> = {
     return `mariadb -h ${shellWord(host)} -P ${port} -u ${shellWord(user)}${password ? ' -p' : ''} -e ${shellWord(sql)}`;
   },
   transactionalDdl: false,
+  namedLock: {
+    async acquire(db, connection, name, waitSeconds) {
+      const [rows] = (await db
+        .raw('SELECT GET_LOCK(?, ?) AS got', [name.slice(0, 64), waitSeconds])
+        .connection(connection)) as [Array<{ got: number | null }>];
+      return rows[0]?.got === 1;
+    },
+    async release(db, connection, name) {
+      await db.raw('SELECT RELEASE_LOCK(?)', [name.slice(0, 64)]).connection(connection);
+    },
+  },
   liveness: {
     async probe(location, timeoutMs) {
       const { createConnection } = await import('mysql2/promise');

@@ -114,6 +114,23 @@ export const postgresEngine: Engine<'postgres'> = {
     return `psql -h ${shellWord(host)} -p ${port} -U ${shellWord(user)}${password ? ' -W' : ''} -d ${shellWord(database ?? MAINTENANCE_DATABASE)} -c ${shellWord(sql)}`;
   },
   transactionalDdl: true,
+  // Session advisory locks keyed by a hash of the name; polled, so the wait is bounded.
+  namedLock: {
+    async acquire(db, connection, name, waitSeconds) {
+      const deadline = Date.now() + waitSeconds * 1000;
+      for (;;) {
+        const { rows } = (await db
+          .raw('SELECT pg_try_advisory_lock(hashtext(?)) AS got', [name])
+          .connection(connection)) as { rows: Array<{ got: boolean }> };
+        if (rows[0]?.got) return true;
+        if (Date.now() > deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async release(db, connection, name) {
+      await db.raw('SELECT pg_advisory_unlock(hashtext(?))', [name]).connection(connection);
+    },
+  },
   liveness: {
     async probe(location, timeoutMs) {
       const { default: pg } = await import('pg');

@@ -74,5 +74,6 @@ export const sqliteEngine: Engine<'sqlite'> = {
   archiveExtension: '.sqlite',
   adminShellCommand: (location, sql) => `sqlite3 ${shellWord(location.filename)} ${shellWord(sql)}`,
   transactionalDdl: true,
+  namedLock: null,
   liveness: null,
 };

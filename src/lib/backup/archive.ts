@@ -196,8 +196,16 @@ export async function publishBackup(
   return { path: archivePath, manifestPath, manifest };
 }
 
+/** Any engine's archive extension (with its optional .gz) at the end of a file name. */
+const archiveSuffix = () =>
+  new RegExp(
+    `(${Object.values(ENGINES)
+      .map((engine) => engine.archiveExtension.replace('.', '\\.'))
+      .join('|')})(\\.gz)?$`,
+  );
+
 export function manifestName(archiveFile: string): string {
-  return `${archiveFile.replace(/\.(sql|sqlite)(\.gz)?$/, '')}.json`;
+  return `${archiveFile.replace(archiveSuffix(), '')}.json`;
 }
 
 export async function ensureDirectory(directory: string): Promise<void> {

@@ -307,22 +307,40 @@ export function postgresBackupDriver(server: PostgresServer): BackupDriver {
     if (owner === null)
       throw new OperationError(`${describe(database)} does not exist on server "${server.name}"`);
     await hooks?.journal?.({ isolation: 'schema', owner } satisfies PostgresSwapPlan);
+    const renames = (pairs: Array<[string, string]>, marker?: string) =>
+      withDatabase(server, database, (db) =>
+        db.transaction(async (trx) => {
+          for (const [from, to] of pairs) await trx.raw(`ALTER SCHEMA ${q(from)} RENAME TO ${q(to)}`);
+          if (marker) await stepMarker(marker);
+        }),
+      ).catch((error: unknown) => {
+        throw sqlFailure(error, `swapping ${describe(database)} with schema ${scratch}`);
+      });
     await runSteps(
       [
         {
-          name: 'rename schemas',
+          name: 'prepare restored schema',
           run: () =>
-            withDatabase(server, database, (db) =>
-              db.transaction(async (trx) => {
-                await trx.raw(`ALTER SCHEMA ${q(database)} RENAME TO ${q(safety)}`);
-                await trx.raw(`ALTER SCHEMA ${q(scratch)} RENAME TO ${q(database)}`);
-                await trx.raw(`ALTER SCHEMA ${q(database)} OWNER TO ${q(owner)}`);
-                // A kill here ends the connection, and PostgreSQL rolls the whole swap back.
-                await stepMarker('rename schemas uncommitted');
-              }),
-            ).catch((error: unknown) => {
-              throw sqlFailure(error, `swapping ${describe(database)} with schema ${scratch}`);
-            }),
+            adminIn(sharedDatabase(), `preparing schema ${scratch}`, (db) =>
+              db.raw(`ALTER SCHEMA ${q(scratch)} OWNER TO ${q(owner)}`),
+            ),
+        },
+        {
+          name: 'rename schemas',
+          // A kill at the marker ends the connection, and PostgreSQL rolls both renames back.
+          run: () =>
+            renames(
+              [
+                [database, safety],
+                [scratch, database],
+              ],
+              'rename schemas uncommitted',
+            ),
+          undo: () =>
+            renames([
+              [database, scratch],
+              [safety, database],
+            ]),
         },
       ],
       hooks,

@@ -20,7 +20,7 @@ type BackupCreateJson = FleetJson<
 
 export default class BackupCreate extends FleetCommand<typeof BackupCreate> {
   static summary = 'Back up tenant databases to <backup.directory>/<tenant>/<UTC timestamp>.sql.gz';
-  static description = `MySQL/MariaDB: mariadb-dump (or mysqldump) with --single-transaction --routines --triggers --hex-blob, streamed through gzip; the password reaches the dump tool through a temporary 0600 option file, never its arguments. SQLite: the online backup API (.sqlite.gz). Each archive gets a manifest (<timestamp>.json) with sha256, size, tables and row counts, server version, applied migrations and duration. A failed or interrupted dump leaves only a hidden .partial file. Ctrl-C lets running dumps finish; a second Ctrl-C kills them. Exits 1 if any tenant failed, 3 if the dump tool is missing.`;
+  static description = `MySQL/MariaDB: mariadb-dump (or mysqldump) with --single-transaction --routines --triggers --hex-blob, streamed through gzip; the password reaches the dump tool through a temporary 0600 option file, never its arguments. SQLite: the online backup API (.sqlite.gz). PostgreSQL: pg_dump --format=custom of the tenant database or schema (.pgdump.gz), the password in a temporary 0600 PGPASSFILE. Each archive gets a manifest (<timestamp>.json) with sha256, size, tables and row counts, server version, applied migrations and duration. A failed or interrupted dump leaves only a hidden .partial file. Ctrl-C lets running dumps finish; a second Ctrl-C kills them. Exits 1 if any tenant failed, 3 if the dump tool is missing.`;
   static examples = [
     '<%= config.bin %> backup create --tenant acme',
     '<%= config.bin %> backup create --all --concurrency 2',

@@ -179,6 +179,23 @@ for (const mode of ['database', 'schema'] as const) {
       assert.deepEqual(await fingerprint({ ...tenant, database: result.safetyCopy }), changed);
     });
 
+    it("clones into another tenant (restore --into): owned by that tenant's role, the source untouched", async () => {
+      const beta = await createTenant(ctx, { id: 'beta' });
+      const entry = await latestBackup(ctx.config.backup.directory, 'acme');
+      await restoreBackup(ctx, entry, beta);
+      const cloned = await fingerprint(beta);
+      assert.deepEqual(cloned.tables, original.tables);
+      assert.deepEqual(
+        cloned.objects,
+        original.objects.map((object) => object.replace(tenant.dbUser!, beta.dbUser!)),
+      );
+      assert.deepEqual(await fingerprint(), original);
+      const rows = await withPgTenant(ctx, beta, (db) => db('posts').count({ n: '*' }), true);
+      assert.equal(Number((rows as Array<{ n: string }>)[0]!.n), 120);
+      const server = ctx.servers.get(beta.server);
+      for (const copy of await server.listDatabases(`${beta.database}$`)) await server.dropDatabase(copy);
+    });
+
     for (const damage of ['truncated', 'flipped byte', 'flipped byte with a matching manifest'] as const) {
       it(`a ${damage} archive is refused and nothing changes`, async () => {
         const good = await latestBackup(ctx.config.backup.directory, 'acme');

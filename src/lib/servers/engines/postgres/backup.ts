@@ -66,8 +66,9 @@ function brokenPipe(error: unknown): boolean {
 export function postgresBackupDriver(server: PostgresServer): BackupDriver {
   const schemaMode = server.isolation === 'schema';
   const locationOf = (database: string) => server.tenantLocation(database);
-  /** The database the schemas live in (schema isolation). */
-  const sharedDatabase = () => locationOf('').connection.database!;
+  const adminLogin = server.tenantLocation(MAINTENANCE_DATABASE);
+  /** The database the schemas live in (schema isolation): every location of the server names it. */
+  const sharedDatabase = () => adminLogin.connection.database!;
   const describe = (database: string) =>
     schemaMode ? `schema ${database} of database ${sharedDatabase()}` : `database ${database}`;
   /** The admin login on `database` itself (no schema). */
@@ -90,7 +91,7 @@ export function postgresBackupDriver(server: PostgresServer): BackupDriver {
   function sqlFailure(error: unknown, what: string): Error {
     const classified = classifyDriverError(error, {
       target: `server "${server.name}" (${server.description}), ${what}`,
-      credentials: locationOf('').source,
+      credentials: adminLogin.source,
     });
     return (
       classified ??
@@ -214,13 +215,17 @@ export function postgresBackupDriver(server: PostgresServer): BackupDriver {
           { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', env: loadEnv, extendEnv: false },
           toolWatch(loadTool, to),
         );
-        dump.child.stdout!.pipe(load.progress()).pipe(load.child.stdin!);
-        const [dumping, loading] = await Promise.allSettled([dump.child, load.child]);
+        const { pipeline } = await import('node:stream/promises');
+        // A broken pipe shows in the exit of one of the two tools, which say why.
+        const piping = pipeline(dump.child.stdout!, load.progress(), load.child.stdin!).catch(() => {});
+        const [dumping, loading] = await Promise.allSettled([dump.child, load.child, piping]);
         const killed = dump.killedBecause() ?? load.killedBecause();
         if (killed) throw killed;
         if (dumping.status === 'rejected') {
-          load.child.kill();
-          throw pgToolError(dumpTool, dumping.reason, from.connection.database!, from.source);
+          const stderr = String((dumping.reason as { stderr?: unknown }).stderr);
+          // pg_dump failing only to write into a pg_restore that died: pg_restore's error is the cause.
+          if (!(loading.status === 'rejected' && /broken pipe|could not write/i.test(stderr)))
+            throw pgToolError(dumpTool, dumping.reason, from.connection.database!, from.source);
         }
         if (loading.status === 'rejected')
           throw pgToolError(loadTool, loading.reason, to.connection.database!, to.source);

@@ -10,6 +10,7 @@ import pLimit from 'p-limit';
 import { dumpSnapshot, loadSnapshot, readSnapshot, writeSnapshot } from '../src/lib/migrations/snapshot.js';
 import { TenantMigrationSource } from '../src/lib/migrations/source.js';
 import { migrateTenant } from '../src/lib/migrations/migrator.js';
+import { tenantLocation } from '../src/lib/tenants/index.js';
 import { median, ratio, report } from './_util.js';
 import {
   ENGINE,
@@ -26,20 +27,19 @@ const reps = numericArgument(3);
 const project = await prepareProject('noop', TENANTS);
 const ctx = await project.context();
 try {
-  // Setup: migrate one tenant, then give every other tenant the same schema through the snapshot.
-  const server = ctx.servers.get('default');
-  const target = (database: string) => ({ tenant: database, location: server.tenantLocation(database) });
-  await migrateTenant(
-    target(project.databases[0]!),
-    new TenantMigrationSource(ctx.config.migrations.directory),
-  );
+  // Setup: migrate one tenant, then give every other tenant the same schema through the snapshot,
+  // each as its own user (on PostgreSQL the tables must belong to the tenant's role).
+  const tenants = await (await ctx.registry()).listTenants();
+  const target = (tenant: (typeof tenants)[number]) => ({
+    tenant: tenant.id,
+    location: tenantLocation(ctx, tenant),
+  });
+  await migrateTenant(target(tenants[0]!), new TenantMigrationSource(ctx.config.migrations.directory));
   const snapshotFile = ctx.config.migrations.snapshot;
-  writeSnapshot(snapshotFile, (await dumpSnapshot(target(project.databases[0]!), { rows: true })).sql);
+  writeSnapshot(snapshotFile, (await dumpSnapshot(target(tenants[0]!), { rows: true })).sql);
   const snapshot = readSnapshot(snapshotFile)!;
   const limit = pLimit(8);
-  await Promise.all(
-    project.databases.slice(1).map((database) => limit(() => loadSnapshot(target(database), snapshot))),
-  );
+  await Promise.all(tenants.slice(1).map((tenant) => limit(() => loadSnapshot(target(tenant), snapshot))));
 } finally {
   await ctx.close();
 }

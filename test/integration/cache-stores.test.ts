@@ -17,8 +17,10 @@ import { createKnex } from '../../src/lib/servers/knex.js';
 import {
   REDIS_URL,
   mariadbAdmin,
+  postgresAdmin,
   redisClusterSeed,
   requireMariaDb,
+  requirePostgres,
   requireRedis,
   uniqueToken,
 } from '../support/services.js';
@@ -131,6 +133,77 @@ describe('cache stores: the same behaviour everywhere', function () {
     };
     tenantCacheBehaviour(() => databaseHarness(connect));
   });
+
+  for (const isolation of ['database', 'schema'] as const) {
+    describe(`database store (PostgreSQL, a ${isolation} per tenant)`, () => {
+      const token = uniqueToken();
+      const shared = `afty_cache_${token}`;
+      const tenants = new Map<string, Knex>();
+      let admin: Knex;
+      before(async () => {
+        await requirePostgres();
+        admin = await postgresAdmin();
+        if (isolation === 'schema') await admin.raw(`CREATE DATABASE "${shared}"`);
+      });
+      after(async () => {
+        for (const db of tenants.values()) await db.destroy();
+        const names = (await admin.raw('SELECT datname FROM pg_database WHERE datname LIKE ?', [
+          `${shared}%`,
+        ])) as { rows: Array<{ datname: string }> };
+        for (const { datname } of names.rows) await admin.raw(`DROP DATABASE "${datname}" WITH (FORCE)`);
+        await admin.destroy();
+      });
+      const connect = async (tenant: string) => {
+        let db = tenants.get(tenant);
+        if (!db) {
+          const name = `${shared}_${tenant.replace(/-/g, '_')}`;
+          const connection = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+          if (isolation === 'schema') {
+            const sharedDb = await postgresAdmin(shared);
+            await sharedDb.raw(`CREATE SCHEMA "${name}"`);
+            await sharedDb.destroy();
+            db = await createKnex({
+              driver: 'postgres',
+              connection: { ...connection, database: shared },
+              schema: name,
+            });
+          } else {
+            await admin.raw(`CREATE DATABASE "${name}"`);
+            db = await createKnex({ driver: 'postgres', connection: { ...connection, database: name } });
+          }
+          tenants.set(tenant, db);
+        }
+        return db;
+      };
+      tenantCacheBehaviour(() => databaseHarness(connect));
+
+      it('keeps keys and values as bytea, byte-exact, and reports usage (afty cache stats)', async () => {
+        const db = await connect('stats');
+        const cache = new DatabaseTenantCache(db, 'stats');
+        await cache.set('Key', 'a');
+        await cache.set('key', 'b', { tags: ['t'] });
+        await cache.set('key ', 'c', { ttl: 60 });
+        assert.deepEqual(
+          [await cache.get('Key'), await cache.get('key'), await cache.get('key ')],
+          ['a', 'b', 'c'],
+        );
+        const columns = (await db.raw(
+          "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name LIKE 'afty\\_cache%' AND data_type = 'bytea' ORDER BY 1, 2",
+        )) as { rows: Array<{ table_name: string; column_name: string }> };
+        assert.deepEqual(
+          columns.rows.map((row) => `${row.table_name}.${row.column_name}`),
+          ['afty_cache.cache_key', 'afty_cache.value', 'afty_cache_tags.cache_key', 'afty_cache_tags.tag'],
+        );
+        const usage = await cache.usage();
+        assert.deepEqual(
+          { keys: usage.keys, tags: usage.tags, bytes: usage.bytes },
+          { keys: 3, tags: 1, bytes: 3 + 3 + 4 + 3 },
+        );
+        assert.equal(await cache.clear(), 3);
+        assert.equal((await cache.usage()).keys, 0);
+      });
+    });
+  }
 
   describe('database store (SQLite)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'afty-cache-'));

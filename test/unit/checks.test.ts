@@ -19,7 +19,7 @@ import {
 import { latencyStats, sampleTargets } from '../../src/lib/checks/probes.js';
 import { renderReport } from '../../src/lib/ui/check-reporters.js';
 import { insecureSettings } from '../../src/lib/checks/diagnose.js';
-import { grantViolations, parseGrants } from '../../src/lib/checks/security.js';
+import { grantViolations, parseGrants } from '../../src/lib/servers/engines/mysql/probes.js';
 import { loadConfig, type AftyConfig } from '../../src/lib/config/index.js';
 import { ServiceError } from '../../src/lib/errors.js';
 import type { CheckOutcome } from '../../src/lib/checks/types.js';

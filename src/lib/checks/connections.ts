@@ -55,7 +55,7 @@ export const connectionChecks: Check[] = [
     scope: 'tenant',
     async run(ctx, tenant) {
       const location = tenantLocation(ctx.afty, tenant);
-      const user = location.driver === 'mysql' ? location.connection.user : undefined;
+      const user = location.driver === 'sqlite' ? undefined : location.connection.user;
       const started = performance.now();
       try {
         await withDatabase(location, (db) => db.raw('SELECT 1'));

@@ -16,7 +16,8 @@ import { adminSqlCommand, forTenant, serverAdminLocation, withDatabase } from '.
 import { shellWord } from '../validation/index.js';
 import type { DatabaseLocation } from '../config/index.js';
 import type { DatabaseServer } from '../servers/index.js';
-import { engineOf } from '../servers/engines/index.js';
+import type { NetworkLocation } from '../servers/engine.js';
+import { probesOf } from './engine-probes.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
 import { SAFETY_MARK } from '../backup/naming.js';
 
@@ -72,6 +73,8 @@ function isRegistry(server: DatabaseServer, database: string, central: DatabaseL
       location.driver === 'sqlite' && central.driver === 'sqlite' && location.filename === central.filename
     );
   }
+  // A tenant schema is never the registry, which is a database of its own or shares one.
+  if (location.schema !== undefined) return false;
   const host = (name: string) => (LOOPBACK.has(name.toLowerCase()) ? 'loopback' : name.toLowerCase());
   return (
     central.connection.database === database &&
@@ -109,7 +112,10 @@ export const orphanDatabases: ServerCheck = {
       const location = server.tenantLocation(database);
       return location.driver === 'sqlite'
         ? `rm ${shellWord(location.filename)}`
-        : adminSqlCommand(server, `DROP DATABASE ${engineOf(server.driver).snapshot.quote(database)}`);
+        : adminSqlCommand(
+            server,
+            probesOf(server.driver)!.dropDatabase(database, location.schema !== undefined),
+          );
     };
     return {
       status: 'warn',
@@ -322,15 +328,18 @@ export const staleLock: TenantCheck = {
   },
 };
 
-/** Other sessions on the tenant's database (MySQL); SQLite has no session list, so 0. */
+/** Other sessions on the tenant's database (or schema); SQLite has no session list, so 0. */
 async function otherSessions(ctx: CheckContext, tenant: TenantRecord): Promise<number> {
   const server = ctx.afty.servers.get(tenant.server);
-  if (server.driver === 'sqlite') return 0;
-  return withDatabase(serverAdminLocation(server), async (db) => {
-    const [rows] = (await db.raw(
-      'SELECT COUNT(*) AS sessions FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()',
-      [tenant.database],
-    )) as [Array<{ sessions: number | string }>];
-    return Number(rows[0]!.sessions);
-  });
+  const probes = probesOf(server.driver);
+  if (!probes) return 0;
+  const location = adminLocation(ctx.afty, tenant) as NetworkLocation;
+  return withDatabase(serverAdminLocation(server), (db) =>
+    probes.otherSessions(db, {
+      database: location.connection.database ?? tenant.database,
+      userHost: ctx.afty.config.tenancy.userHost,
+      ...(location.schema !== undefined ? { schema: location.schema } : {}),
+      ...(tenant.dbUser ? { user: tenant.dbUser } : {}),
+    }),
+  );
 }

@@ -12,14 +12,13 @@ import { generatePassword, provisioningRemedy, sealPassword } from '../tenants/i
 import { PROVISIONING } from '../validation/index.js';
 import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
+import { probesOf } from './engine-probes.js';
+import { engineOf } from '../servers/engines/index.js';
 
 /** Connections afty itself may hold on one server: one per concurrent tenant plus its admin and registry pools. */
 export function connectionsNeeded(concurrency: number): number {
   return concurrency + 8;
 }
-
-/** Below this, a connection idle between two migration steps can be closed by the server. */
-const MIN_WAIT_TIMEOUT_S = 60;
 
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"']+:[^\s@"']+@/i;
 const PASSWORD_KEY = /["']?password["']?\s*:\s*["'][^"']+["']/i;
@@ -30,7 +29,7 @@ interface Finding {
   remedy: string;
 }
 
-/** Insecure settings: passwords in the config file, tenants without users on MySQL, a missing key. */
+/** Insecure settings: passwords in the config file, tenants without users on a server, a missing key. */
 export function insecureSettings(config: AftyConfig): Finding[] {
   const findings: Finding[] = [];
   if (config.file) {
@@ -44,8 +43,9 @@ export function insecureSettings(config: AftyConfig): Finding[] {
       });
     }
   }
-  const mysqlServers = config.servers.filter((server) => server.location.driver === 'mysql');
-  if (mysqlServers.length > 0 && !config.tenancy.tenantUsers) {
+  // Servers with logins of their own (MySQL, PostgreSQL): SQLite tenants are files.
+  const networkServers = config.servers.filter((server) => server.location.driver !== 'sqlite');
+  if (networkServers.length > 0 && !config.tenancy.tenantUsers) {
     findings.push({
       severity: 'warn',
       text: 'tenancy.tenantUsers is off: every tenant connects with the server credentials, which reach all tenants',
@@ -53,7 +53,7 @@ export function insecureSettings(config: AftyConfig): Finding[] {
     });
   }
   if (
-    mysqlServers.length > 0 &&
+    networkServers.length > 0 &&
     config.tenancy.tenantUsers &&
     (!config.secret || config.secret.length < 16)
   ) {
@@ -139,50 +139,34 @@ const registrySchema: GlobalCheck = {
   },
 };
 
-/** Reads server variables from SHOW GLOBAL VARIABLES / STATUS. */
-async function serverVariables(location: Parameters<typeof withDatabase>[0]): Promise<Map<string, string>> {
-  return withDatabase(location, async (db) => {
-    const [variables] = (await db.raw(
-      "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('max_connections', 'wait_timeout')",
-    )) as [Array<{ Variable_name: string; Value: string }>];
-    const [status] = (await db.raw("SHOW GLOBAL STATUS WHERE Variable_name = 'Threads_connected'")) as [
-      Array<{ Variable_name: string; Value: string }>,
-    ];
-    return new Map([...variables, ...status].map((row) => [row.Variable_name.toLowerCase(), row.Value]));
-  });
-}
-
 const serverHealth: ServerCheck = {
   id: 'servers.variables',
   category: 'servers',
-  title: 'server reachable; max_connections and wait_timeout fit the configured concurrency',
-  remedy: 'raise max_connections / wait_timeout on the server, or lower concurrency in the config',
+  title:
+    'server reachable; its connection limit and idle settings fit the configured concurrency (MySQL wait_timeout, PostgreSQL idle_in_transaction_session_timeout)',
+  remedy:
+    'raise max_connections on the server, or lower concurrency in the config; change the settings named',
   scope: 'server',
   async run(ctx, server) {
     const { version } = await server.ping();
-    if (server.driver === 'sqlite') return { status: 'pass', message: `${server.description}: ${version}` };
-    const variables = await serverVariables(serverAdminLocation(server));
-    const maxConnections = Number(variables.get('max_connections'));
-    const connected = Number(variables.get('threads_connected'));
-    const waitTimeout = Number(variables.get('wait_timeout'));
-    const needed = connectionsNeeded(ctx.afty.config.concurrency);
-    const details = {
-      version,
-      maxConnections,
-      threadsConnected: connected,
-      waitTimeoutS: waitTimeout,
-      concurrency: ctx.afty.config.concurrency,
-      needed,
-    };
-    const base = `${version}: max_connections ${maxConnections} (${connected} in use), wait_timeout ${waitTimeout}s, concurrency ${ctx.afty.config.concurrency}`;
-    if (maxConnections < needed) {
-      return { status: 'fail', message: `${base}: afty alone may need ${needed} connections`, details };
+    const probes = probesOf(server.driver);
+    if (!probes) return { status: 'pass', message: `${server.description}: ${version}` };
+    const settings = await withDatabase(serverAdminLocation(server), (db) => probes.serverSettings(db));
+    const { concurrency } = ctx.afty.config;
+    const needed = connectionsNeeded(concurrency);
+    const details = { version, ...settings.details, concurrency, needed };
+    const base = `${version}: ${settings.summary}, concurrency ${concurrency}`;
+    if (settings.usable < needed) {
+      return {
+        status: 'fail',
+        message: `${base}: afty alone may need ${needed} connections, the server lets clients open ${settings.usable}`,
+        details,
+      };
     }
     const problems: string[] = [];
-    if (maxConnections - connected < needed)
-      problems.push(`only ${maxConnections - connected} connections free, afty may need ${needed}`);
-    if (waitTimeout < MIN_WAIT_TIMEOUT_S)
-      problems.push(`wait_timeout below ${MIN_WAIT_TIMEOUT_S}s closes connections idle between long steps`);
+    if (settings.usable - settings.connected < needed)
+      problems.push(`only ${settings.usable - settings.connected} connections free, afty may need ${needed}`);
+    problems.push(...settings.problems);
     if (problems.length > 0) return { status: 'warn', message: `${base}: ${problems.join('; ')}`, details };
     return { status: 'pass', message: base, details };
   },
@@ -200,12 +184,16 @@ const anonymousUsers: ServerCheck = {
   remedy: "drop the anonymous users (DROP USER ''@'localhost'), as a stock install leaves them",
   scope: 'server',
   async run(_ctx, server) {
-    if (server.driver === 'sqlite') return { status: 'skip', message: `${server.description}: no users` };
-    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
-      db.raw("SELECT Host AS host FROM mysql.user WHERE User = '' ORDER BY Host"),
-    )) as [Array<{ host: string }>];
-    if (rows.length === 0) return { status: 'pass', message: `no anonymous users on "${server.name}"` };
-    const users = rows.map((row) => `''@'${row.host.replace(/'/g, "''")}'`);
+    const probes = probesOf(server.driver);
+    if (!probes) return { status: 'skip', message: `${server.description}: no users` };
+    if (!probes.anonymousUsers)
+      return {
+        status: 'skip',
+        message: `${server.description}: ${engineOf(server.driver).label} has no anonymous users`,
+      };
+    const find = probes.anonymousUsers;
+    const users = await withDatabase(serverAdminLocation(server), (db) => find(db));
+    if (users.length === 0) return { status: 'pass', message: `no anonymous users on "${server.name}"` };
     return {
       status: 'fail',
       message: `anonymous user(s) ${users.join(', ')} on "${server.name}": tenant users logging in from those hosts get the anonymous user's rights and are refused`,
@@ -301,13 +289,11 @@ const staleUsers: ServerCheck = {
         .filter((tenant) => tenant.server === server.name && tenant.dbUser)
         .map((tenant) => tenant.dbUser!),
     );
-    const [rows] = (await withDatabase(serverAdminLocation(server), (db) =>
-      db.raw("SELECT User AS user FROM mysql.user WHERE User LIKE ? ESCAPE '!' AND Host = ? ORDER BY User", [
-        `${databasePrefix.replace(/[!_%]/g, (char) => `!${char}`)}%`,
-        userHost,
-      ]),
-    )) as [Array<{ user: string }>];
-    const stale = rows.map((row) => row.user).filter((user) => !owned.has(user));
+    const probes = probesOf(server.driver)!;
+    const users = await withDatabase(serverAdminLocation(server), (db) =>
+      probes.prefixedUsers(db, databasePrefix, userHost),
+    );
+    const stale = users.filter((user) => !owned.has(user));
     if (stale.length === 0) {
       return {
         status: 'pass',
@@ -319,7 +305,7 @@ const staleUsers: ServerCheck = {
       message: `${stale.length} database user(s) on "${server.name}" with prefix ${databasePrefix} and no tenant (left by an interrupted create or a manual change): ${stale.join(', ')}`,
       details: { users: stale },
       remedy: stale
-        .map((user) => `${user}: ${adminSqlCommand(server, `DROP USER '${user}'@'${userHost}'`)}`)
+        .map((user) => `${user}: ${adminSqlCommand(server, probes.dropUser(user, userHost))}`)
         .join('; '),
     };
   },
@@ -372,27 +358,54 @@ const tenantUser: TenantCheck = {
   },
 };
 
-const DUMP_TOOLS = ['mariadb-dump', 'mysqldump'];
-
 const dumpTool: GlobalCheck = {
   id: 'tools.dump',
   category: 'tools',
-  title: 'a dump tool (mariadb-dump or mysqldump) is installed for MySQL backups',
-  remedy: 'install the MariaDB/MySQL client tools, e.g. apt-get install mariadb-client',
+  title:
+    "the dump and load tools of each configured server's engine are installed (mariadb-dump, pg_dump, …)",
+  remedy: 'install the client tools the finding names',
   scope: 'global',
   async run(ctx) {
-    if (!ctx.afty.config.servers.some((server) => server.location.driver === 'mysql')) {
-      return { status: 'skip', message: 'no MySQL server configured: SQLite backups need no tool' };
-    }
+    const kinds = [...new Set(ctx.afty.config.servers.map((server) => server.location.driver))];
+    const engines = kinds.map((kind) => engineOf(kind)).filter((engine) => engine.backupTools);
+    if (engines.length === 0)
+      return { status: 'skip', message: 'only SQLite servers are configured: their backups need no tool' };
     const { execa } = await import('execa');
-    for (const tool of DUMP_TOOLS) {
-      const result = await execa(tool, ['--version'], { reject: false, timeout: 5000 });
-      if (result.exitCode === 0) return { status: 'pass', message: result.stdout.trim(), details: { tool } };
+    const found: string[] = [];
+    const missing: string[] = [];
+    const remedies: string[] = [];
+    const tools: Record<string, string> = {};
+    for (const engine of engines) {
+      const { dump, load, installHint } = engine.backupTools!;
+      let lacking = false;
+      // Each role (dump, load) needs one of its names; the first that runs wins.
+      for (const names of [dump, load]) {
+        let version: string | undefined;
+        for (const tool of names) {
+          const result = await execa(tool, ['--version'], { reject: false, timeout: 5000 });
+          if (result.exitCode === 0) {
+            version = String(result.stdout).trim();
+            tools[tool] = version;
+            break;
+          }
+        }
+        if (version) found.push(version);
+        else {
+          lacking = true;
+          missing.push(names.length > 1 ? `neither ${names.join(' nor ')}` : names[0]!);
+        }
+      }
+      if (lacking) remedies.push(`${engine.label}: ${installHint}`);
     }
-    return {
-      status: 'fail',
-      message: `neither ${DUMP_TOOLS.join(' nor ')} is on the PATH: MySQL backups cannot run`,
-    };
+    if (missing.length > 0) {
+      return {
+        status: 'fail',
+        message: `${missing.join('; ')}: not on the PATH, so backups of those servers cannot run`,
+        details: { tools, missing },
+        remedy: remedies.join('; '),
+      };
+    }
+    return { status: 'pass', message: [...new Set(found)].join('; '), details: { tools } };
   },
 };
 

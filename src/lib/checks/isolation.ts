@@ -9,20 +9,14 @@ import {
 } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
 import { adminLocation, revealPassword, tenantLocation } from '../tenants/index.js';
-import { errorCode, probeName, sampleTargets, withDatabase } from './probes.js';
-import { withoutDatabase } from '../config/index.js';
+import type { NetworkLocation } from '../servers/engine.js';
+import { probesOf, type AccessAttempt, type EngineProbes } from './engine-probes.js';
+import { probeName, sampleTargets, withDatabase } from './probes.js';
 import type { CheckContext, CheckOutcome, TenantCheck } from './types.js';
 
-const DENIED = new Set([
-  'ER_ACCESS_DENIED_ERROR',
-  'ER_DBACCESS_DENIED_ERROR',
-  'ER_TABLEACCESS_DENIED_ERROR',
-  'ER_COLUMNACCESS_DENIED_ERROR',
-  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
-]);
-
-function isMissingTable(error: unknown): boolean {
-  return errorCode(error) === 'ER_NO_SUCH_TABLE' || /no such table/i.test(errorMessage(error));
+/** A missing-table error on any engine (SQLite reports it by message only). */
+function isMissingTable(error: unknown, probes: EngineProbes | null): boolean {
+  return probes?.isMissingTable(error) === true || /no such table/i.test(errorMessage(error));
 }
 
 /** Why a tenant cannot take part in user-based probes, or undefined when it can. */
@@ -73,54 +67,64 @@ function unlessUnreached(
  */
 async function mustBeDenied(
   db: Knex,
-  what: string,
-  sql: string,
-  bindings: string[],
+  probes: EngineProbes,
+  attempt: AccessAttempt,
 ): Promise<string | undefined> {
   try {
-    await db.raw(sql, bindings);
-    return `${what} succeeded`;
+    await db.raw(attempt.sql, attempt.bindings);
+    return `${attempt.what} succeeded`;
   } catch (error) {
-    if (DENIED.has(errorCode(error) ?? '')) return undefined;
-    if (isConnectionError(error)) throw classifyDriverError(error, { target: `the server of ${what}` })!;
-    throw new OperationError(`${what} could not be probed: ${driverMessage(error)}`, { cause: error });
+    if (probes.isDenied(error)) return undefined;
+    if (isConnectionError(error))
+      throw classifyDriverError(error, { target: `the server of ${attempt.what}` })!;
+    throw new OperationError(`${attempt.what} could not be probed: ${driverMessage(error)}`, {
+      cause: error,
+    });
   }
 }
 
 /**
  * Connects as `tenant`'s own user and tries to read, write and create a table in `target`'s
- * database, where a probe table was placed by the admin. Returns what was allowed.
+ * database (or schema), where a probe table was placed by the admin; then asks the catalog what
+ * the user holds there (grants on tables the probe table does not stand for). Returns what was
+ * allowed.
  */
 async function probeAccess(ctx: CheckContext, tenant: TenantRecord, target: TenantRecord): Promise<string[]> {
+  const server = ctx.afty.servers.get(target.server);
+  const probes = probesOf(server.driver)!;
   const password = revealPassword(tenant, ctx.afty.config.secret)!;
-  const location = ctx.afty.servers
-    .get(target.server)
-    .tenantLocation(target.database, { user: tenant.dbUser!, password });
-  // No default database: the login must not depend on the tenant's own database existing.
-  const asTenant = withoutDatabase(location);
+  const asTenant = server.tenantLocation(target.database, {
+    user: tenant.dbUser!,
+    password,
+  }) as NetworkLocation;
+  const adminOnTarget = adminLocation(ctx.afty, target) as NetworkLocation;
   const readable = probeName();
   const created = probeName();
-  return withDatabase(adminLocation(ctx.afty, target), async (admin) => {
+  return withDatabase(adminOnTarget, async (admin) => {
     await admin.schema.createTable(readable, (table) => table.integer('id'));
     try {
       await admin(readable).insert({ id: 1 });
-      return await withDatabase(asTenant, async (db) => {
-        const allowed = [
-          await mustBeDenied(db, `reading ${target.database}`, 'SELECT id FROM ??.??', [
-            target.database,
-            readable,
-          ]),
-          await mustBeDenied(db, `writing ${target.database}`, 'INSERT INTO ??.?? (id) VALUES (2)', [
-            target.database,
-            readable,
-          ]),
-          await mustBeDenied(db, `creating a table in ${target.database}`, 'CREATE TABLE ??.?? (id INT)', [
-            target.database,
-            created,
-          ]),
-        ];
-        return allowed.filter((line): line is string => line !== undefined);
-      });
+      const allowed: string[] = [];
+      const login = probes.access.login(asTenant);
+      try {
+        await withDatabase(login, async (db) => {
+          // knex connects on the first query: this is the login.
+          await db.raw('SELECT 1');
+          if (probes.access.loginReaches(asTenant))
+            allowed.push(`connecting to ${target.database} succeeded`);
+          for (const attempt of probes.access.attempts(adminOnTarget, readable, created)) {
+            const breach = await mustBeDenied(db, probes, attempt);
+            if (breach) allowed.push(breach);
+          }
+        });
+      } catch (error) {
+        // The login itself refused (no CONNECT on another tenant's PostgreSQL database): as it should be.
+        if (!probes.isDenied(error)) throw error;
+      }
+      const granted = (await probes.access.granted(admin, tenant.dbUser!, adminOnTarget)).filter(
+        (grant) => !grant.includes(readable),
+      );
+      return [...allowed, ...granted.map((grant) => `holds ${grant}`)];
     } finally {
       await admin.schema.dropTableIfExists(readable);
       await admin.schema.dropTableIfExists(created);
@@ -133,7 +137,7 @@ const crossTenantAccess: TenantCheck = {
   category: 'isolation',
   title: "a tenant's user cannot read or write another tenant's database",
   remedy:
-    "revoke the tenant user's privileges on other databases (SHOW GRANTS FOR the user), then afty test isolation",
+    "revoke the tenant user's privileges on other tenants' databases (and PUBLIC's), then afty test isolation",
   scope: 'tenant',
   async run(ctx, tenant) {
     const skip = userProbeSkip(ctx, tenant);
@@ -145,7 +149,9 @@ const crossTenantAccess: TenantCheck = {
     for (const target of targets) {
       try {
         violations.push(
-          ...(await probeAccess(ctx, tenant, target)).map((line) => `${tenant.dbUser}: ${line}`),
+          ...(await probeAccess(ctx, tenant, target)).map(
+            (line) => `${tenant.dbUser} on ${target.id}: ${line}`,
+          ),
         );
       } catch (error) {
         if (error instanceof ServiceError) throw error;
@@ -158,7 +164,7 @@ const crossTenantAccess: TenantCheck = {
         status: 'fail',
         message: `${tenant.id}'s user reaches other tenants: ${violations.join('; ')}`,
         details,
-        remedy: `REVOKE ALL PRIVILEGES ON <other tenant database>.* FROM '${tenant.dbUser}'@'${ctx.afty.config.tenancy.userHost}', then afty test isolation --tenant ${tenant.id}`,
+        remedy: `${probesOf(ctx.afty.servers.get(tenant.server).driver)!.revokeOthers(tenant.dbUser!, ctx.afty.config.tenancy.userHost)}, then afty test isolation --tenant ${tenant.id}`,
       };
     }
     return unlessUnreached(targets.length, unreached, details, 'refused on', 'afty diagnose');
@@ -197,7 +203,8 @@ const rowVisibility: TenantCheck = {
             seenBy.push(target.id);
           } catch (error) {
             if (error instanceof ServiceError) throw error;
-            if (!isMissingTable(error)) unreached.push(`${target.id}: ${driverMessage(error)}`);
+            if (!isMissingTable(error, probesOf(ctx.afty.servers.get(target.server).driver)))
+              unreached.push(`${target.id}: ${driverMessage(error)}`);
           }
         }
         const details = { targets: targets.map((target) => target.id), seenBy, unreached };

@@ -27,9 +27,15 @@ export async function withDatabase<T>(
   }
 }
 
-/** The server's admin login with no default database. */
+/**
+ * The server's admin login: with no default database, or, with a schema per tenant
+ * (PostgreSQL), the shared database the tenant schemas live in.
+ */
 export function serverAdminLocation(server: DatabaseServer): DatabaseLocation {
-  return withoutDatabase(server.tenantLocation(''));
+  const location = server.tenantLocation('');
+  if (location.driver !== 'sqlite' && location.schema !== undefined)
+    return { ...location, schema: undefined };
+  return withoutDatabase(location);
 }
 
 /** The servers holding keys: the masters of a Cluster, or the one Redis. */

@@ -2,9 +2,11 @@ import type { Redis } from 'ioredis';
 import { isIP } from 'node:net';
 import type { TenantRecord } from '../registry/index.js';
 import { adminLocation, decryptSecret, isEncrypted, tenantLocation } from '../tenants/index.js';
-import { errorCode, forTenant, redisNodes, withDatabase } from './probes.js';
+import type { EngineKind, NetworkLocation } from '../servers/engine.js';
+import { probesOf, type TenantPlace } from './engine-probes.js';
+import { forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import { withoutDatabase } from '../config/index.js';
-import type { Check, CheckContext, CheckOutcome } from './types.js';
+import type { Check, CheckContext, CheckOutcome, ServerCheck } from './types.js';
 
 /** Tenants without a MySQL user of their own are not subject to the user checks. */
 function userSkip(ctx: CheckContext, tenant: TenantRecord): CheckOutcome | undefined {
@@ -15,39 +17,43 @@ function userSkip(ctx: CheckContext, tenant: TenantRecord): CheckOutcome | undef
   return undefined;
 }
 
-interface Grant {
-  privileges: string;
-  on: string;
-  grantOption: boolean;
+/** Where a tenant's user lives on its server, for the engine's probes. */
+function placeOf(ctx: CheckContext, tenant: TenantRecord): TenantPlace {
+  const location = adminLocation(ctx.afty, tenant) as NetworkLocation;
+  return {
+    user: tenant.dbUser!,
+    userHost: ctx.afty.config.tenancy.userHost,
+    database: location.connection.database ?? tenant.database,
+    ...(location.schema !== undefined ? { schema: location.schema } : {}),
+  };
 }
 
-/** Parses SHOW GRANTS lines; password hashes are never kept. */
-export function parseGrants(lines: string[]): Grant[] {
-  return lines.flatMap((line) => {
-    const match = /^GRANT (.+?) ON (\S+) TO /.exec(line);
-    if (!match) return [];
-    return [
-      {
-        privileges: match[1]!,
-        on: match[2]!.replace(/[`\\]/g, ''),
-        grantOption: /WITH GRANT OPTION/i.test(line),
-      },
-    ];
-  });
+/** A user as its engine names it: user@host on MySQL, the role on PostgreSQL. */
+function describeUser(kind: EngineKind, place: TenantPlace): string {
+  return kind === 'mysql' ? `${place.user}@${place.userHost}` : place.user;
 }
 
-/** Grants a tenant user must not have: anything global, GRANT OPTION, or any other database. */
-export function grantViolations(grants: Grant[], database: string): string[] {
-  const violations: string[] = [];
-  for (const grant of grants) {
-    if (grant.grantOption) violations.push(`GRANT OPTION on ${grant.on}`);
-    if (grant.on === '*.*' && grant.privileges !== 'USAGE')
-      violations.push(`global privileges (${grant.privileges})`);
-    else if (grant.on !== '*.*' && grant.on.split('.')[0] !== database)
-      violations.push(`${grant.privileges} on ${grant.on}`);
-  }
-  return violations;
-}
+/** The admin login's own privileges: reported, and what afty's work needs checked. */
+const adminPrivileges: ServerCheck = {
+  id: 'security.admin',
+  category: 'security',
+  title: "the server admin login's own privileges",
+  remedy: 'grant the admin login what the finding names (see docs/checks.md for what afty needs)',
+  scope: 'server',
+  async run(ctx, server) {
+    const probes = probesOf(server.driver);
+    if (!probes) return { status: 'skip', message: `${server.description}: SQLite has no logins` };
+    const { summary, problems, details } = await withDatabase(serverAdminLocation(server), (db) =>
+      probes.adminPrivileges(db, {
+        createDatabases: true,
+        createUsers: ctx.afty.config.tenancy.tenantUsers,
+      }),
+    );
+    if (problems.length > 0)
+      return { status: 'warn', message: `${summary}: ${problems.join('; ')}`, details };
+    return { status: 'pass', message: summary, details };
+  },
+};
 
 const REDIS_LOOPBACK = new Set(['127.0.0.1', '::1', '-::1', 'localhost']);
 
@@ -76,6 +82,7 @@ async function redisExposure(
 }
 
 export const securityChecks: Check[] = [
+  adminPrivileges,
   {
     id: 'security.privileges',
     category: 'security',
@@ -85,35 +92,30 @@ export const securityChecks: Check[] = [
     async run(ctx, tenant) {
       const skip = userSkip(ctx, tenant);
       if (skip) return skip;
-      const host = ctx.afty.config.tenancy.userHost;
-      const lines = await withDatabase(withoutDatabase(adminLocation(ctx.afty, tenant)), async (db) => {
-        try {
-          const [rows] = (await db.raw('SHOW GRANTS FOR ?@?', [tenant.dbUser, host])) as [
-            Array<Record<string, string>>,
-          ];
-          return rows.map((row) => Object.values(row)[0]!);
-        } catch (error) {
-          if (errorCode(error) === 'ER_NONEXISTING_GRANT') return undefined;
-          throw error;
-        }
-      });
-      if (!lines) {
+      const server = ctx.afty.servers.get(tenant.server);
+      const place = placeOf(ctx, tenant);
+      const findings = await withDatabase(serverAdminLocation(server), (db) =>
+        probesOf(server.driver)!.tenantPrivileges(db, place),
+      );
+      if (!findings) {
         return {
           status: 'fail',
-          message: `user ${tenant.dbUser}@${host} does not exist`,
+          message: `user ${describeUser(server.driver, place)} does not exist`,
           remedy: forTenant('diagnose --fix', tenant),
         };
       }
-      const violations = grantViolations(parseGrants(lines), tenant.database);
-      if (violations.length > 0) {
+      if (findings.violations.length > 0) {
         return {
           status: 'fail',
-          message: `${tenant.dbUser} has ${violations.join('; ')}`,
-          details: { violations },
-          remedy: `REVOKE those privileges FROM '${tenant.dbUser}'@'${host}' (keep only ALL PRIVILEGES ON \`${tenant.database}\`.*)`,
+          message: `${tenant.dbUser} has ${findings.violations.join('; ')}`,
+          details: { violations: findings.violations },
+          remedy: findings.remedy,
         };
       }
-      return { status: 'pass', message: `${tenant.dbUser}: privileges on ${tenant.database} only` };
+      return {
+        status: 'pass',
+        message: `${tenant.dbUser}: privileges on ${place.schema ?? tenant.database} only`,
+      };
     },
   },
   {
@@ -128,19 +130,17 @@ export const securityChecks: Check[] = [
       const location = ctx.afty.servers
         .get(tenant.server)
         .tenantLocation(tenant.database, { user: tenant.dbUser!, password: '' });
+      const probes = probesOf(ctx.afty.servers.get(tenant.server).driver)!;
       try {
         // Tried for real: a login with no password must be refused.
         await withDatabase(withoutDatabase(location), (db) => db.raw('SELECT 1'));
       } catch (error) {
-        if (errorCode(error) === 'ER_ACCESS_DENIED_ERROR')
+        if (probes.passwordRequired(error))
           return { status: 'pass', message: `${tenant.dbUser}: an empty password is refused` };
-        throw error;
+        // Let past the password and refused only the database: the login itself worked.
+        if (!probes.isDenied(error)) throw error;
       }
-      return {
-        status: 'fail',
-        message: `${tenant.dbUser} logs in with an empty password`,
-        remedy: `DROP USER '${tenant.dbUser}'@'${ctx.afty.config.tenancy.userHost}', then ${forTenant('diagnose --fix', tenant)} recreates it with a new random password`,
-      };
+      return probes.passwordless(placeOf(ctx, tenant), forTenant('diagnose --fix', tenant));
     },
   },
   {
@@ -197,7 +197,8 @@ export const securityChecks: Check[] = [
       }
       const sameServer =
         central.connection.host === work.connection.host && central.connection.port === work.connection.port;
-      if (sameServer && central.connection.database === tenant.database) {
+      // A tenant schema in the registry's database is apart from the registry's tables.
+      if (sameServer && central.connection.database === work.connection.database && !work.schema) {
         return {
           status: 'fail',
           message: `${tenant.id}'s database is the registry database ${tenant.database}`,

@@ -11,7 +11,7 @@ import {
   type TenantMigrationSource,
 } from '../migrations/index.js';
 import type { TenantRecord } from '../registry/index.js';
-import { adminLocation, tenantLocation } from '../tenants/index.js';
+import { adminLocation, revealPassword, tenantLocation } from '../tenants/index.js';
 import { adminSqlCommand, forTenant, serverAdminLocation, withDatabase } from './probes.js';
 import { shellWord } from '../validation/index.js';
 import type { DatabaseLocation } from '../config/index.js';
@@ -20,6 +20,7 @@ import type { NetworkLocation } from '../servers/engine.js';
 import { probesOf } from './engine-probes.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
 import { SAFETY_MARK } from '../backup/naming.js';
+import { CACHE_TABLE, CACHE_TAGS_TABLE } from '../cache/database-store.js';
 
 export const databasePresent: TenantCheck = {
   id: 'database.present',
@@ -43,6 +44,10 @@ export const databasePresent: TenantCheck = {
     if (await server.databaseExists(tenant.database))
       throw new OperationError('the database exists: nothing to create', { tenant: tenant.id });
     await server.createDatabase(tenant.database);
+    const password = tenant.dbUser ? revealPassword(tenant, ctx.afty.config.secret) : undefined;
+    // The user's hold on a dropped database may be gone with it (PostgreSQL's owner): given back.
+    if (server.supportsUsers && tenant.dbUser && password !== undefined)
+      await server.createUser(tenant.dbUser, password, tenant.database);
     const source = await migrationSource(ctx);
     try {
       const { applied } = await migrateRegistered(ctx.afty, tenant, source, {});
@@ -222,6 +227,17 @@ interface TenantSchema {
   fingerprint: string;
 }
 
+/**
+ * The database cache store's tables appear with a tenant's first cache write, whatever its
+ * migrations: afty's own, like knex's, so never drift.
+ */
+function withoutCacheTables(shape: SchemaShape): SchemaShape {
+  const tables = Object.fromEntries(
+    Object.entries(shape.tables).filter(([name]) => name !== CACHE_TABLE && name !== CACHE_TAGS_TABLE),
+  );
+  return { ...shape, tables };
+}
+
 /** Every selected tenant's applied migrations and schema, read once per run. */
 function fleetSchemas(ctx: CheckContext): Promise<Map<string, TenantSchema | Error>> {
   return ctx.shared('database:schemas', async () => {
@@ -232,7 +248,9 @@ function fleetSchemas(ctx: CheckContext): Promise<Map<string, TenantSchema | Err
         const status = await tenantStatus(adminTarget(ctx, tenant), source);
         // As the tenant: information_schema then holds only its database, which keeps the read fast.
         const location = tenantLocation(ctx.afty, tenant);
-        const shape = await withDatabase(location, (db) => describeSchema(db, location.driver));
+        const shape = withoutCacheTables(
+          await withDatabase(location, (db) => describeSchema(db, location.driver)),
+        );
         const migrations = status.migrations
           .filter((entry) => entry.state !== 'pending')
           .map((entry) => entry.name)

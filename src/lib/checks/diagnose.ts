@@ -8,7 +8,8 @@ import {
   type Registry,
   type TenantRecord,
 } from '../registry/index.js';
-import { generatePassword, provisioningRemedy, sealPassword } from '../tenants/index.js';
+import { adminLocation, generatePassword, provisioningRemedy, sealPassword } from '../tenants/index.js';
+import type { NetworkLocation } from '../servers/engine.js';
 import { PROVISIONING } from '../validation/index.js';
 import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
@@ -345,8 +346,15 @@ const tenantUser: TenantCheck = {
     const password = generatePassword();
     const registry = await ctx.afty.registry();
     const stored = sealPassword(password, ctx.afty.config.secret, registry.plainPasswords);
+    let given = '';
     await server.createUser(tenant.dbUser, password, tenant.database);
     try {
+      const user = tenant.dbUser;
+      const place = adminLocation(ctx.afty, tenant) as NetworkLocation;
+      const handedBack = await withDatabase(place, (db) =>
+        probesOf(server.driver)!.handBack(db, user, place.schema),
+      );
+      if (handedBack > 0) given = `, and gave it back ${handedBack} table(s) and view(s) it owned`;
       await registry.updateTenant(tenant.id, { dbPassword: stored });
     } catch (error) {
       // A user whose password the registry does not know is worse than no user.
@@ -354,7 +362,7 @@ const tenantUser: TenantCheck = {
       throw error;
     }
     tenant.dbPassword = stored;
-    return `recreated user ${tenant.dbUser} with a new random password (stored ${registry.plainPasswords ? 'in the registry as the application reads it' : 'encrypted in the registry'})`;
+    return `recreated user ${tenant.dbUser} with a new random password (stored ${registry.plainPasswords ? 'in the registry as the application reads it' : 'encrypted in the registry'})${given}`;
   },
 };
 

@@ -75,6 +75,11 @@ export interface EngineProbes {
   anonymousUsers: ((admin: Knex) => Promise<string[]>) | null;
   /** Sessions other than this one on the tenant's database (or, per schema, of the tenant's user). */
   otherSessions(admin: Knex, place: Omit<TenantPlace, 'user'> & { user?: string }): Promise<number>;
+  /**
+   * After a tenant's user was recreated: gives it back what it owned in its database (or
+   * schema), run as the admin there; returns how many objects. MySQL's grants need nothing.
+   */
+  handBack(admin: Knex, user: string, schema: string | undefined): Promise<number>;
   /** Users whose name starts with `prefix` (on `userHost` for MySQL). */
   prefixedUsers(admin: Knex, prefix: string, userHost: string): Promise<string[]>;
   /** SQL that drops a user no tenant owns, keeping whatever it owns. */

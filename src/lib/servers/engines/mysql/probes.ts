@@ -165,6 +165,9 @@ export const mysqlProbes: EngineProbes = {
     return Number(rows[0]!.sessions);
   },
 
+  // The user's grant on its database is given with the user: nothing is owned apart from it.
+  handBack: async () => 0,
+
   async prefixedUsers(admin, prefix, userHost) {
     const [rows] = (await admin.raw(
       "SELECT User AS user FROM mysql.user WHERE User LIKE ? ESCAPE '!' AND Host = ? ORDER BY User",

@@ -297,6 +297,27 @@ export const postgresProbes: EngineProbes = {
     return Number(row!.sessions);
   },
 
+  async handBack(admin, user, schema) {
+    // Dropping a role hands what it owned to the admin; a recreated role must own it again or its
+    // migrations cannot alter its tables. Sequences of serial/identity columns follow their table.
+    const statements = await rows<{ statement: string }>(
+      admin,
+      `SELECT format('ALTER %s %I.%I OWNER TO %I',
+                     CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                                    WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+                     n.nspname, c.relname, ?::text) AS statement
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = ? AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relispartition = false
+         AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = ?)
+         AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                              AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+       ORDER BY c.relkind, c.relname`,
+      [user, schema ?? 'public', user],
+    );
+    for (const { statement } of statements) await admin.raw(statement);
+    return statements.length;
+  },
+
   async prefixedUsers(admin, prefix) {
     const found = await rows<{ name: string }>(
       admin,

@@ -131,6 +131,7 @@ for (const driver of ['postgres', 'postgres-schema'] as const) {
       const report = await run([
         ...TEST_CHECKS.connections,
         ...TEST_CHECKS.isolation,
+        ...TEST_CHECKS.cache,
         ...TEST_CHECKS.database,
         ...TEST_CHECKS.performance,
         ...TEST_CHECKS.security,
@@ -329,6 +330,27 @@ for (const driver of ['postgres', 'postgres-schema'] as const) {
       for (const id of ['database.present', 'tenants.user', 'database.migration-lock'])
         assert.deepEqual(failed(after, id), [], id);
       const again = await run([...TEST_CHECKS.connections, ...TEST_CHECKS.database]);
+      assert.deepEqual(problems(again), []);
+    });
+
+    it('a tenant that lost both its database and its role gets both back (tenants.user --fix makes them together)', async () => {
+      const server = ctx.servers.get('default');
+      await server.dropDatabase(place('alpha'));
+      await server.dropUser(role('alpha'));
+      const fixed = await run(DIAGNOSE_CHECKS, { diagnose: true, fix: true, concurrency: 1 });
+      assert.deepEqual(
+        fixed.results.filter((result) => result.fix).map((result) => [result.id, result.fix!.applied]),
+        [['tenants.user', true]],
+      );
+      assert.match(
+        fixed.results.find((result) => result.fix)!.fix!.message,
+        /recreated user \S+alpha .* and its missing database: created \S+alpha .* applied 1 migration/,
+      );
+      const again = await run([
+        ...TEST_CHECKS.connections,
+        ...TEST_CHECKS.database,
+        ...TEST_CHECKS.isolation,
+      ]);
       assert.deepEqual(problems(again), []);
     });
   });

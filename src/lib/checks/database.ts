@@ -43,27 +43,33 @@ export const databasePresent: TenantCheck = {
     const server = ctx.afty.servers.get(tenant.server);
     if (await server.databaseExists(tenant.database))
       throw new OperationError('the database exists: nothing to create', { tenant: tenant.id });
-    await server.createDatabase(tenant.database);
-    const password = tenant.dbUser ? revealPassword(tenant, ctx.afty.config.secret) : undefined;
-    // The user's hold on a dropped database may be gone with it (PostgreSQL's owner): given back.
-    if (server.supportsUsers && tenant.dbUser && password !== undefined)
-      await server.createUser(tenant.dbUser, password, tenant.database);
-    const source = await migrationSource(ctx);
-    try {
-      const { applied } = await migrateRegistered(ctx.afty, tenant, source, {});
-      return `created ${tenant.database} on "${tenant.server}" and applied ${applied.length} migration(s)`;
-    } catch (error) {
-      // Never dropped again: the empty database is kept and the failure says what is left to do.
-      throw new OperationError(
-        `created ${tenant.database}, but migrating it failed: ${errorMessage(error)}`,
-        {
-          tenant: tenant.id,
-          hint: forTenant('db migrate', tenant),
-        },
-      );
-    }
+    return recreateDatabase(ctx, tenant);
   },
 };
+
+/**
+ * Creates a tenant's missing database, gives it to the tenant's user (with the password the
+ * registry holds) and applies the tenant migrations as that user.
+ */
+export async function recreateDatabase(ctx: CheckContext, tenant: TenantRecord): Promise<string> {
+  const server = ctx.afty.servers.get(tenant.server);
+  await server.createDatabase(tenant.database);
+  const password = tenant.dbUser ? revealPassword(tenant, ctx.afty.config.secret) : undefined;
+  // The user's hold on a dropped database may be gone with it (PostgreSQL's owner): given back.
+  if (server.supportsUsers && tenant.dbUser && password !== undefined)
+    await server.createUser(tenant.dbUser, password, tenant.database);
+  const source = await migrationSource(ctx);
+  try {
+    const { applied } = await migrateRegistered(ctx.afty, tenant, source, {});
+    return `created ${tenant.database} on "${tenant.server}" and applied ${applied.length} migration(s)`;
+  } catch (error) {
+    // Never dropped again: the empty database is kept and the failure says what is left to do.
+    throw new OperationError(`created ${tenant.database}, but migrating it failed: ${errorMessage(error)}`, {
+      tenant: tenant.id,
+      hint: forTenant('db migrate', tenant),
+    });
+  }
+}
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 

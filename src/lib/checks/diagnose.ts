@@ -14,6 +14,7 @@ import { PROVISIONING } from '../validation/index.js';
 import { adminSqlCommand, forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import type { Check, CheckOutcome, GlobalCheck, ServerCheck, TenantCheck } from './types.js';
 import { probesOf } from './engine-probes.js';
+import { recreateDatabase } from './database.js';
 import { engineOf } from '../servers/engines/index.js';
 
 /** Connections afty itself may hold on one server: one per concurrent tenant plus its admin and registry pools. */
@@ -346,6 +347,17 @@ const tenantUser: TenantCheck = {
     const password = generatePassword();
     const registry = await ctx.afty.registry();
     const stored = sealPassword(password, ctx.afty.config.secret, registry.plainPasswords);
+    const storedHow = registry.plainPasswords
+      ? 'in the registry as the application reads it'
+      : 'encrypted in the registry';
+    if (!(await server.databaseExists(tenant.database))) {
+      // PostgreSQL gives a role its database (or schema) as it makes it: both are made together,
+      // the new password stored first so the user is created with it.
+      await registry.updateTenant(tenant.id, { dbPassword: stored });
+      tenant.dbPassword = stored;
+      const created = await recreateDatabase(ctx, tenant);
+      return `recreated user ${tenant.dbUser} with a new random password (stored ${storedHow}) and its missing database: ${created}`;
+    }
     let given = '';
     await server.createUser(tenant.dbUser, password, tenant.database);
     try {
@@ -362,7 +374,7 @@ const tenantUser: TenantCheck = {
       throw error;
     }
     tenant.dbPassword = stored;
-    return `recreated user ${tenant.dbUser} with a new random password (stored ${registry.plainPasswords ? 'in the registry as the application reads it' : 'encrypted in the registry'})${given}`;
+    return `recreated user ${tenant.dbUser} with a new random password (stored ${storedHow})${given}`;
   },
 };
 

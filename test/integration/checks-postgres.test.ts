@@ -93,6 +93,24 @@ for (const driver of ['postgres', 'postgres-schema'] as const) {
         await db.destroy();
       }
     }
+    /**
+     * Waits until the server lists no session on `database`: a closed connection's backend can
+     * linger for a moment, and the lock check rightly takes a session for a running migration.
+     */
+    async function noSessionsOn(database: string): Promise<void> {
+      const db = await postgresAdmin();
+      try {
+        for (let attempt = 0; attempt < 50; attempt += 1) {
+          const { rows } = (await db.raw('SELECT 1 FROM pg_stat_activity WHERE datname = ?', [database])) as {
+            rows: unknown[];
+          };
+          if (rows.length === 0) return;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        await db.destroy();
+      }
+    }
     /** The statement that gives `grantee` the kind of access a tenant must never have to `id`. */
     const grantOn = (id: string, grantee: string) =>
       schemaMode
@@ -308,6 +326,7 @@ for (const driver of ['postgres', 'postgres-schema'] as const) {
       await server.dropUser(role('gamma'));
       const lockTable = schemaMode ? `"${place('alpha')}".knex_migrations_lock` : 'knex_migrations_lock';
       await sql('alpha', `UPDATE ${lockTable} SET is_locked = 1`);
+      await noSessionsOn(place('alpha'));
 
       const before = await run(DIAGNOSE_CHECKS, { diagnose: true });
       only(before, 'database.present', 'beta');

@@ -50,6 +50,8 @@ export interface EngineProbes {
   access: {
     /** Where the tenant's login connects to try (`asTenant`: its credentials on the target's place). */
     login(asTenant: NetworkLocation): NetworkLocation;
+    /** Whether the login itself was refused the target (no CONNECT on a PostgreSQL database): as it should be. */
+    loginRefused(error: unknown): boolean;
     /** Whether being let in at `login` already reaches the target (PostgreSQL database per tenant). */
     loginReaches(asTenant: NetworkLocation): boolean;
     /** The statements, on a table `readable` the admin made in the target and a table `created` that must not appear. */
@@ -57,6 +59,8 @@ export interface EngineProbes {
     /** What the catalog says the tenant's user holds on the target (run as the admin at `target`). */
     granted(admin: Knex, user: string, target: NetworkLocation): Promise<string[]>;
   };
+  /** A tenant user as the engine names it, for messages (user@host on MySQL). */
+  describeUser(place: TenantPlace): string;
   /** How to take a tenant user's privileges on other tenants away (the isolation remedy). */
   revokeOthers(user: string, userHost: string): string;
   /** What a tenant user holds beyond its own database; undefined when the user does not exist. */

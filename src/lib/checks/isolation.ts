@@ -119,7 +119,7 @@ async function probeAccess(ctx: CheckContext, tenant: TenantRecord, target: Tena
         });
       } catch (error) {
         // The login itself refused (no CONNECT on another tenant's PostgreSQL database): as it should be.
-        if (!probes.isDenied(error)) throw error;
+        if (!probes.access.loginRefused(error)) throw error;
       }
       const granted = (await probes.access.granted(admin, tenant.dbUser!, adminOnTarget)).filter(
         (grant) => !grant.includes(readable),

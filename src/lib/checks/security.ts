@@ -2,13 +2,13 @@ import type { Redis } from 'ioredis';
 import { isIP } from 'node:net';
 import type { TenantRecord } from '../registry/index.js';
 import { adminLocation, decryptSecret, isEncrypted, tenantLocation } from '../tenants/index.js';
-import type { EngineKind, NetworkLocation } from '../servers/engine.js';
+import type { NetworkLocation } from '../servers/engine.js';
 import { probesOf, type TenantPlace } from './engine-probes.js';
 import { forTenant, redisNodes, serverAdminLocation, withDatabase } from './probes.js';
 import { withoutDatabase } from '../config/index.js';
 import type { Check, CheckContext, CheckOutcome, ServerCheck } from './types.js';
 
-/** Tenants without a MySQL user of their own are not subject to the user checks. */
+/** Tenants without a database user of their own are not subject to the user checks. */
 function userSkip(ctx: CheckContext, tenant: TenantRecord): CheckOutcome | undefined {
   if (!ctx.afty.servers.get(tenant.server).supportsUsers) {
     return { status: 'skip', message: `server "${tenant.server}" is SQLite, which has no database users` };
@@ -26,11 +26,6 @@ function placeOf(ctx: CheckContext, tenant: TenantRecord): TenantPlace {
     database: location.connection.database ?? tenant.database,
     ...(location.schema !== undefined ? { schema: location.schema } : {}),
   };
-}
-
-/** A user as its engine names it: user@host on MySQL, the role on PostgreSQL. */
-function describeUser(kind: EngineKind, place: TenantPlace): string {
-  return kind === 'mysql' ? `${place.user}@${place.userHost}` : place.user;
 }
 
 /** The admin login's own privileges: reported, and what afty's work needs checked. */
@@ -100,7 +95,7 @@ export const securityChecks: Check[] = [
       if (!findings) {
         return {
           status: 'fail',
-          message: `user ${describeUser(server.driver, place)} does not exist`,
+          message: `user ${probesOf(server.driver)!.describeUser(place)} does not exist`,
           remedy: forTenant('diagnose --fix', tenant),
         };
       }

@@ -69,6 +69,8 @@ export const mysqlProbes: EngineProbes = {
   access: {
     // No default database: the login must not depend on the tenant's own database existing.
     login: (asTenant) => networkWithoutDatabase(asTenant),
+    // A refused login without a database is the tenant's own password failing: never a pass.
+    loginRefused: () => false,
     loginReaches: () => false,
     attempts: (target, readable, created) => {
       const database = target.connection.database!;
@@ -90,6 +92,7 @@ export const mysqlProbes: EngineProbes = {
     granted: async () => [],
   },
 
+  describeUser: (place) => `${place.user}@${place.userHost}`,
   revokeOthers: (user, userHost) =>
     `REVOKE ALL PRIVILEGES ON <other tenant database>.* FROM ${account(user, userHost)}`,
 

@@ -99,6 +99,8 @@ export const postgresProbes: EngineProbes = {
   access: {
     // The target's own database: with a database per tenant, being let in is already a breach.
     login: (asTenant) => ({ ...asTenant, schema: undefined }),
+    // 42501 at connect: "permission denied for database", the role lacks CONNECT.
+    loginRefused: (error) => codeOf(error) === '42501',
     loginReaches: (asTenant) => asTenant.schema === undefined,
     attempts: (target, readable, created) => {
       const schema = schemaOf(target);
@@ -136,6 +138,7 @@ export const postgresProbes: EngineProbes = {
     },
   },
 
+  describeUser: (place) => place.user,
   revokeOthers: (user) =>
     `REVOKE the listed privileges FROM ${quoteIdentifier(user)} (a PUBLIC one: REVOKE ALL ON DATABASE <other> FROM PUBLIC; afty test security names each statement)`,
 

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { EngineKind, NetworkLocation } from '../servers/engine.js';
-import { mysqlProbes } from '../servers/engines/mysql/probes.js';
-import { postgresProbes } from '../servers/engines/postgres/probes.js';
+import { engineOf } from '../servers/engines/index.js';
 
 /** One statement a tenant's login must be refused, with what it would mean if it ran. */
 export interface AccessAttempt {
@@ -92,13 +91,7 @@ export interface EngineProbes {
   dropDatabase(name: string, schema: boolean): string;
 }
 
-const PROBES: { readonly [K in EngineKind]: EngineProbes | null } = {
-  mysql: mysqlProbes,
-  postgres: postgresProbes,
-  sqlite: null,
-};
-
-/** The probes of a server's engine; null for SQLite. */
+/** The probes of a server's engine (Engine.checkProbes); null for SQLite. */
 export function probesOf(kind: EngineKind): EngineProbes | null {
-  return PROBES[kind];
+  return engineOf(kind).checkProbes;
 }

@@ -1,5 +1,6 @@
 import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
+import { mysqlProbes } from './probes.js';
 import type { Engine } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -116,6 +117,7 @@ export const mysqlEngine: Engine<'mysql'> = {
       await db.raw('SELECT RELEASE_LOCK(?)', [name.slice(0, 64)]).connection(connection);
     },
   },
+  checkProbes: mysqlProbes,
   liveness: {
     async probe(location, timeoutMs) {
       const { createConnection } = await import('mysql2/promise');

@@ -1,5 +1,6 @@
 import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
+import { postgresProbes } from './probes.js';
 import type { Engine, RawSocket } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -131,6 +132,7 @@ export const postgresEngine: Engine<'postgres'> = {
       await db.raw('SELECT pg_advisory_unlock(hashtext(?))', [name]).connection(connection);
     },
   },
+  checkProbes: postgresProbes,
   liveness: {
     async probe(location, timeoutMs) {
       const { default: pg } = await import('pg');

@@ -75,5 +75,6 @@ export const sqliteEngine: Engine<'sqlite'> = {
   adminShellCommand: (location, sql) => `sqlite3 ${shellWord(location.filename)} ${shellWord(sql)}`,
   transactionalDdl: true,
   namedLock: null,
+  checkProbes: null,
   liveness: null,
 };

@@ -123,10 +123,11 @@ describe('cache stores: the same behaviour everywhere', function () {
       let db = databases.get(name);
       if (!db) {
         await admin.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci', [name]);
-        db = await createKnex({
-          driver: 'mysql',
-          connection: { host: '127.0.0.1', port: 3306, user: 'root', database: name },
-        });
+        // A few connections, so that concurrent writes commit together.
+        db = await createKnex(
+          { driver: 'mysql', connection: { host: '127.0.0.1', port: 3306, user: 'root', database: name } },
+          { poolMax: 4 },
+        );
         databases.set(name, db);
       }
       return db;

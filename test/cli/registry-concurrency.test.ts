@@ -7,14 +7,14 @@ import { requireMariaDb, requirePostgres } from '../support/services.js';
  * The first command on an empty registry creates its schema. Four `tenant create` at once used to
  * fail 8 of 12 with "Migration table is already locked": each must wait for the one creating it.
  */
-for (const driver of ['sqlite', 'mariadb', 'postgres'] as const) {
+for (const driver of ['sqlite', 'mariadb', 'postgres', 'postgres-schema'] as const) {
   describe(`concurrent first use of an empty registry (CLI, ${driver})`, function () {
     this.timeout(240_000);
     const projects: TestProject[] = [];
 
     before(async () => {
       if (driver === 'mariadb') await requireMariaDb();
-      if (driver === 'postgres') await requirePostgres();
+      if (driver.startsWith('postgres')) await requirePostgres();
     });
     after(async () => {
       for (const project of projects) await project.cleanup();

@@ -171,8 +171,13 @@ export class PostgresServer implements DatabaseServer {
       };
       if (!admin.rows[0]?.rolsuper) await db.raw(`GRANT ${role} TO CURRENT_USER`);
       if (this.isolation === 'schema') {
-        await db.raw(`REVOKE ALL ON DATABASE ${quoteIdentifier(this.adminDatabase)} FROM PUBLIC`);
-        await db.raw(`GRANT CONNECT ON DATABASE ${quoteIdentifier(this.adminDatabase)} TO ${role}`);
+        // Every tenant's grant rewrites the shared database's one ACL: two at once fail with
+        // "tuple concurrently updated", so they take turns (a lock that ends with the transaction).
+        await db.transaction(async (trx) => {
+          await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`afty:acl:${this.adminDatabase}`]);
+          await trx.raw(`REVOKE ALL ON DATABASE ${quoteIdentifier(this.adminDatabase)} FROM PUBLIC`);
+          await trx.raw(`GRANT CONNECT ON DATABASE ${quoteIdentifier(this.adminDatabase)} TO ${role}`);
+        });
         await db.raw(`ALTER SCHEMA ${target} OWNER TO ${role}`);
         await db.raw(`ALTER ROLE ${role} SET search_path = ${target}`);
       } else {
@@ -202,7 +207,11 @@ export class PostgresServer implements DatabaseServer {
           other.raw(release),
         );
       }
-      await db.raw(release);
+      // Taking the role's grant off the shared database's ACL takes turns with other tenants' (createUser).
+      await db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`afty:acl:${this.adminDatabase}`]);
+        await trx.raw(release);
+      });
       await db.raw(`DROP ROLE IF EXISTS ${quoteIdentifier(user)}`);
     });
   }

@@ -1,13 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  archiveExtension,
-  ensureDirectory,
-  partialPath,
-  tenantBackupDirectory,
-  type BackupEntry,
-} from '../backup/archive.js';
+import { archiveExtension, ensureDirectory, partialPath, tenantBackupDirectory } from '../backup/archive.js';
 import { backupDriver } from '../backup/drivers.js';
 import { journalOwnerRunning, readJournal, removeJournal, writeJournal } from '../backup/journal.js';
 import { MOVED_MARK, MOVE_SCRATCH_MARK, safetyCopyName, scratchName } from '../backup/naming.js';
@@ -18,6 +12,7 @@ import type { MaintenanceSettings, TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 import { stepMarker } from '../step-marker.js';
 import { assertSecret, revealPassword } from './credentials.js';
+import { dumpTransient } from './copy.js';
 import { fingerprintDifferences, moveOperations, type DatabaseFingerprint } from './move-sql.js';
 
 /**
@@ -366,32 +361,8 @@ export async function moveTenant(
       });
       await done('maintenance');
     }
-    const dumped = await progress.step('dump', () =>
-      backupDriver(source).dump(database, journal.archive, false),
-    );
+    const entry = await progress.step('dump', () => dumpTransient(source, current, journal.archive, false));
     await done('dump');
-    const entry: BackupEntry = {
-      path: journal.archive,
-      manifestPath: journal.archive,
-      manifest: {
-        format: 1,
-        tenant: current.id,
-        database,
-        server: current.server,
-        driver: source.driver,
-        file: path.basename(journal.archive),
-        compressed: false,
-        createdAt: journal.startedAt,
-        sha256: dumped.written.sha256,
-        bytes: dumped.written.bytes,
-        durationMs: 0,
-        serverVersion: dumped.serverVersion,
-        dumpTool: dumped.tool,
-        aftyVersion: '',
-        tables: dumped.tables,
-        migrations: dumped.migrations,
-      },
-    };
     await progress.step('load', () => backupDriver(target).load(entry, journal.scratch));
     await done('load');
     copy = await progress.step(

@@ -1,0 +1,192 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  archiveExtension,
+  ensureDirectory,
+  partialPath,
+  tenantBackupDirectory,
+  type BackupEntry,
+} from '../backup/archive.js';
+import { backupDriver } from '../backup/drivers.js';
+import { compareTables, describeMismatches } from '../backup/inspect.js';
+import { MOVE_SCRATCH_MARK, scratchName } from '../backup/naming.js';
+import type { AftyContext } from '../context.js';
+import { InputError, OperationError } from '../errors.js';
+import type { TenantRecord, TenantSettings } from '../registry/index.js';
+import type { DatabaseServer } from '../servers/index.js';
+import { createTenant, resolveTenant, assertProvisioned, type CreateTenantInput } from './index.js';
+import { fingerprintDifferences, moveOperations } from './move-sql.js';
+import type { Step, StepHooks } from './saga.js';
+
+/**
+ * Replaces the (empty) `database` with the contents of `scratch` through the backup driver's
+ * swap (tables by rename, views, triggers and routines recreated), then drops what is left over.
+ */
+export async function swapInto(server: DatabaseServer, database: string, scratch: string): Promise<void> {
+  const spare = scratchName(database, MOVE_SCRATCH_MARK);
+  const driver = backupDriver(server);
+  try {
+    await driver.swap(database, scratch, spare);
+  } finally {
+    await server.dropDatabase(spare);
+    await server.dropDatabase(scratch);
+  }
+}
+
+/** What a new tenant got from its archive. */
+export interface CopiedData {
+  tables: number;
+  rows: number;
+}
+
+/**
+ * Loads an archive into a scratch database on the tenant's server, checks it against the
+ * archive's manifest (tables and views, row counts), and swaps it into the tenant's database.
+ * Any failure leaves the tenant database as it was (empty, for a new tenant).
+ */
+export async function loadIntoTenant(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  entry: BackupEntry,
+): Promise<CopiedData> {
+  const server = ctx.servers.get(tenant.server);
+  const scratch = scratchName(tenant.database, MOVE_SCRATCH_MARK);
+  try {
+    const loaded = await backupDriver(server).load(entry, scratch);
+    const checks = compareTables(entry.manifest.tables, loaded);
+    if (checks.some((check) => !check.ok)) {
+      throw new OperationError(`the loaded data does not match the archive: ${describeMismatches(checks)}`, {
+        tenant: tenant.id,
+      });
+    }
+    await swapInto(server, tenant.database, scratch);
+    return {
+      tables: loaded.filter((table) => table.type === 'table').length,
+      rows: loaded.reduce((sum, table) => sum + table.rows, 0),
+    };
+  } finally {
+    await server.dropDatabase(scratch);
+  }
+}
+
+/**
+ * Dumps a tenant's database into `file` (an archive afty holds for a moment: a move's or clone's
+ * dump, an export's data) and describes it as the backup drivers' load expects.
+ */
+export async function dumpTransient(
+  server: DatabaseServer,
+  owner: Pick<TenantRecord, 'id' | 'database' | 'server'>,
+  file: string,
+  compress: boolean,
+): Promise<BackupEntry> {
+  const started = Date.now();
+  const dumped = await backupDriver(server).dump(owner.database, file, compress);
+  return {
+    path: file,
+    manifestPath: file,
+    manifest: {
+      format: 1,
+      tenant: owner.id,
+      database: owner.database,
+      server: owner.server,
+      driver: server.driver,
+      file: path.basename(file),
+      compressed: compress,
+      createdAt: new Date(started).toISOString(),
+      sha256: dumped.written.sha256,
+      bytes: dumped.written.bytes,
+      durationMs: Date.now() - started,
+      serverVersion: dumped.serverVersion,
+      dumpTool: dumped.tool,
+      aftyVersion: '',
+      tables: dumped.tables,
+      migrations: dumped.migrations,
+    },
+  };
+}
+
+/** The steps a new tenant gets after its database and user: its data, then its settings. */
+export function populateSteps(
+  ctx: AftyContext,
+  fill: (tenant: TenantRecord) => Promise<CopiedData>,
+  settings: TenantSettings,
+  copied: (data: CopiedData) => void,
+): (tenant: TenantRecord) => Step[] {
+  return (tenant) => [
+    { name: 'data', run: async () => copied(await fill(tenant)) },
+    {
+      name: 'settings',
+      run: async () => (await ctx.registry()).updateTenant(tenant.id, { settings }),
+    },
+  ];
+}
+
+export interface CloneInput {
+  id: string;
+  server?: string;
+  domains?: string[];
+  name?: string;
+}
+
+export interface CloneResult extends CopiedData {
+  tenant: TenantRecord;
+  source: string;
+  /** True when the copy's checksums equal the source's after the clone (nothing was written meanwhile). */
+  identical: boolean;
+}
+
+/**
+ * A new tenant with its own database, user and a copy of the source's settings, holding the data
+ * of one consistent dump of the source (which keeps serving: a MySQL dump takes no lock past its
+ * start), checked against the dump's tables and row counts. Whatever fails, nothing of the new
+ * tenant is left (createTenant's compensation).
+ */
+export async function cloneTenant(
+  ctx: AftyContext,
+  sourceId: string,
+  input: CloneInput,
+  hooks: StepHooks = {},
+): Promise<CloneResult> {
+  const registry = await ctx.registry();
+  const source = await resolveTenant(registry, sourceId);
+  await assertProvisioned(registry, source);
+  const sourceServer = ctx.servers.get(source.server);
+  const targetServer = ctx.servers.get(input.server ?? source.server);
+  if (sourceServer.driver !== targetServer.driver) {
+    throw new InputError(
+      `tenant ${source.id} is on a ${sourceServer.driver} server and "${targetServer.name}" is ${targetServer.driver}: a clone needs the same engine`,
+      { hint: 'clone it onto a server of the same engine, or use tenant export and import' },
+    );
+  }
+  let data: CopiedData = { tables: 0, rows: 0 };
+  const fill = async (tenant: TenantRecord): Promise<CopiedData> => {
+    const directory = tenantBackupDirectory(ctx.config.backup.directory, tenant.id);
+    await ensureDirectory(directory);
+    const file = partialPath(path.join(directory, `clone${archiveExtension(sourceServer.driver, false)}`));
+    try {
+      return await loadIntoTenant(ctx, tenant, await dumpTransient(sourceServer, source, file, false));
+    } finally {
+      await rm(file, { force: true });
+    }
+  };
+  const request: CreateTenantInput = {
+    id: input.id,
+    name: input.name,
+    server: targetServer.name,
+    domains: input.domains,
+  };
+  const tenant = await createTenant(ctx, request, {
+    ...hooks,
+    extraSteps: populateSteps(ctx, fill, source.settings, (copied) => (data = copied)),
+  });
+  const [original, copy] = await Promise.all([
+    moveOperations(sourceServer).fingerprint(source.database),
+    moveOperations(targetServer).fingerprint(tenant.database),
+  ]);
+  return {
+    tenant,
+    source: source.id,
+    ...data,
+    identical: fingerprintDifferences(original, copy).length === 0,
+  };
+}

@@ -303,6 +303,14 @@ export async function importTenant(
   const dataFile = partialPath(path.join(directory, 'import.data'));
   try {
     const manifest = await unpack(source, dataFile);
+    const serverName = options.server ?? (await chooseServer(ctx, registry));
+    const server = ctx.servers.get(serverName);
+    if (server.driver !== manifest.engine) {
+      throw new InputError(
+        `${source} holds a ${manifest.engine} database but server "${serverName}" is ${server.driver}`,
+        { hint: 'import it onto a server of the same engine with --server' },
+      );
+    }
     const id = options.id ?? manifest.tenant.id;
     if (await registry.findTenant(id)) {
       throw new InputError(`tenant ${id} already exists`, { hint: 'import it under another id with --id' });
@@ -314,14 +322,6 @@ export async function importTenant(
           hint: 'nothing was created; remove the domain from that tenant first, or import elsewhere',
         });
       }
-    }
-    const serverName = options.server ?? (await chooseServer(ctx, registry));
-    const server = ctx.servers.get(serverName);
-    if (server.driver !== manifest.engine) {
-      throw new InputError(
-        `${source} holds a ${manifest.engine} database but server "${serverName}" is ${server.driver}`,
-        { hint: 'import it onto a server of the same engine with --server' },
-      );
     }
     let data: CopiedData = { tables: 0, rows: 0 };
     const primaryFirst = [...manifest.tenant.domains].sort((a, b) => Number(b.primary) - Number(a.primary));

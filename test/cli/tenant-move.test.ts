@@ -280,4 +280,86 @@ describe('tenant move between the shared MariaDB and a private mariadbd (CLI)', 
       assert.equal(users, false, 'the tenant user exists on its server only');
     });
   }
+  it('servers list: tenants, size, connections against max_connections and version per server', async () => {
+    const listed = await runJson<{ servers: Array<Record<string, unknown>> }>(['servers', 'list'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(listed.exitCode, 0, listed.stderr);
+    const here = (await record()).server;
+    const byName = new Map(listed.json.servers.map((row) => [row.name, row]));
+    assert.deepEqual([...byName.keys()], ['main', 'priv']);
+    for (const [name, row] of byName) {
+      assert.equal(row.driver, 'mysql');
+      assert.equal(row.error, null);
+      assert.equal(row.tenants, name === here ? 1 : 0);
+      assert.ok((row.bytes as number) > (name === here ? 0 : -1));
+      assert.ok(
+        (row.connections as number) >= 1 && (row.connections as number) <= (row.maxConnections as number),
+      );
+      assert.match(row.version as string, /MariaDB/);
+      assert.doesNotMatch(JSON.stringify(row), /password/i);
+    }
+  });
+
+  it('servers plan --balance proposes the moves, --apply runs them as one run', async () => {
+    const here = (await record()).server;
+    const there = here === 'main' ? 'priv' : 'main';
+    for (const id of ['spare-one', 'spare-two']) await ok(['tenant', 'create', id, '--server', here]);
+    const planned = await runJson<{ moves: Array<{ tenant: string; to: string; command: string }> }>(
+      ['servers', 'plan', '--balance', '--by', 'count'],
+      { cwd: project.dir, env: project.env },
+    );
+    assert.equal(planned.exitCode, 0, planned.stderr);
+    assert.equal(planned.json.moves.length, 1, '3 against 0: one move makes it 2 against 1');
+    const [move] = planned.json.moves;
+    assert.equal(move!.to, there);
+    assert.equal(move!.command, `afty tenant move ${move!.tenant} --to ${there}`);
+    assert.equal(
+      (await (await ctx.registry()).findTenant(move!.tenant))!.server,
+      here,
+      'a plan changes nothing',
+    );
+
+    const refused = await cli(['servers', 'plan', '--balance', '--by', 'count', '--apply']);
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /--force/);
+    const applied = await runJson<{
+      applied: { tenants: Array<{ tenant: string; status: string }> };
+      run: string;
+    }>(['servers', 'plan', '--balance', '--by', 'count', '--apply', '--force'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(applied.exitCode, 0, applied.stderr);
+    assert.deepEqual(
+      applied.json.applied.tenants.map((row) => [row.tenant, row.status]),
+      [[move!.tenant, 'ok']],
+    );
+    assert.match(applied.json.run, /^r\d/);
+    assert.equal((await (await ctx.registry()).findTenant(move!.tenant))!.server, there);
+    const again = await runJson<{ moves: unknown[] }>(['servers', 'plan', '--balance', '--by', 'count'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.deepEqual(again.json.moves, [], 'balanced now');
+  });
+
+  it('servers list names a server it cannot reach and exits 3', async () => {
+    await server.crash();
+    try {
+      const listed = await runJson<{ servers: Array<{ name: string; error: string | null }> }>(
+        ['servers', 'list'],
+        {
+          cwd: project.dir,
+          env: project.env,
+        },
+      );
+      assert.equal(listed.exitCode, 3);
+      assert.match(listed.json.servers.find((row) => row.name === 'priv')!.error!, /cannot reach|connect/i);
+      assert.equal(listed.json.servers.find((row) => row.name === 'main')!.error, null);
+    } finally {
+      await server.restart();
+    }
+  });
 });

@@ -345,6 +345,39 @@ describe('tenant move between the shared MariaDB and a private mariadbd (CLI)', 
     assert.deepEqual(again.json.moves, [], 'balanced now');
   });
 
+  it('a fleet move (--all --server) runs on the fleet engine: confirmation, per-server limit, one run record', async () => {
+    const registry = await ctx.registry();
+    const on = async (name: string) =>
+      (await registry.listTenants({ server: [name] })).map((tenant) => tenant.id).sort();
+    const from = (await on('main')).length >= (await on('priv')).length ? 'main' : 'priv';
+    const to = from === 'main' ? 'priv' : 'main';
+    const moving = await on(from);
+    assert.ok(moving.length >= 2);
+    const unconfirmed = await cli(['tenant', 'move', '--all', '--server', from, '--to', to]);
+    assert.equal(unconfirmed.exitCode, 2);
+    assert.deepEqual(await on(from), moving, 'nothing moved without --force');
+    const moved = await runJson<{ tenants: MoveJsonTenant[]; run: string }>(
+      ['tenant', 'move', '--all', '--server', from, '--to', to, '--per-server', '1', '--force'],
+      { cwd: project.dir, env: project.env },
+    );
+    assert.equal(moved.exitCode, 0, moved.stderr);
+    assert.deepEqual(
+      moved.json.tenants.map((row) => [row.tenant, row.status, row.to]).sort(),
+      moving.map((id) => [id, 'ok', to]),
+    );
+    for (const row of moved.json.tenants) assert.ok(row.downtimeMs! > 0);
+    assert.deepEqual(await on(from), []);
+    const run = await runJson<{ tenants: Array<{ tenant: string; status: string }> }>(
+      ['runs', 'show', moved.json.run],
+      {
+        cwd: project.dir,
+        env: project.env,
+      },
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.deepEqual(run.json.tenants.map((row) => row.tenant).sort(), moving);
+  });
+
   it('servers list names a server it cannot reach and exits 3', async () => {
     await server.crash();
     try {

@@ -209,8 +209,7 @@ describe('tenant move between the shared MariaDB and a private mariadbd (CLI)', 
   /** Kill points in the order they are reached; before "move switch" the move is undone, after it finished. */
   const KILL_POINTS = [
     'move maintenance',
-    'move dump',
-    'move load',
+    'move copy',
     'move verify',
     'move user',
     'rename tables',

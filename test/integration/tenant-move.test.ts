@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { AftyContext } from '../../src/lib/context.js';
 import type { TenantRecord } from '../../src/lib/registry/index.js';
@@ -98,5 +98,19 @@ describe('tenant move: a copy that does not match the source is never switched t
     assert.match(error.message, /authors has 3 rows, not 4/);
     assert.match((error as { hint?: string }).hint ?? '', /without --no-maintenance/);
     await assertUntouched(await moveOperations(ctx.servers.get('a')).fingerprint(tenant.database));
+  });
+  it('a dump that fails before it starts writing ends the move (the load is released, no hang)', async () => {
+    const file = (ctx.servers.get('a').tenantLocation(tenant.database) as { filename: string }).filename;
+    const before = await moveOperations(ctx.servers.get('a')).fingerprint(tenant.database);
+    renameSync(file, `${file}.away`);
+    let error: unknown;
+    try {
+      error = await moveMeddling(async () => {});
+    } finally {
+      renameSync(`${file}.away`, file);
+    }
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /does not exist/);
+    await assertUntouched(before);
   });
 });

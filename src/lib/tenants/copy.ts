@@ -1,11 +1,13 @@
-import { rm } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  archiveExtension,
   ensureDirectory,
   partialPath,
   tenantBackupDirectory,
   type BackupEntry,
+  type BackupManifest,
+  type TableSummary,
 } from '../backup/archive.js';
 import { backupDriver } from '../backup/drivers.js';
 import { compareTables, describeMismatches } from '../backup/inspect.js';
@@ -40,20 +42,20 @@ export interface CopiedData {
 }
 
 /**
- * Loads an archive into a scratch database on the tenant's server, checks it against the
- * archive's manifest (tables and views, row counts), and swaps it into the tenant's database.
- * Any failure leaves the tenant database as it was (empty, for a new tenant).
+ * Fills a scratch database on the tenant's server with `load`, checks what it loaded against what
+ * was expected (tables and views, row counts; the restore rules), and swaps it into the tenant's
+ * database. Any failure leaves the tenant database as it was (empty, for a new tenant).
  */
-export async function loadIntoTenant(
+async function intoTenant(
   ctx: AftyContext,
   tenant: TenantRecord,
-  entry: BackupEntry,
+  load: (scratch: string) => Promise<{ expected: TableSummary[]; loaded: TableSummary[] }>,
 ): Promise<CopiedData> {
   const server = ctx.servers.get(tenant.server);
   const scratch = scratchName(tenant.database, MOVE_SCRATCH_MARK);
   try {
-    const loaded = await backupDriver(server).load(entry, scratch);
-    const checks = compareTables(entry.manifest.tables, loaded);
+    const { expected, loaded } = await load(scratch);
+    const checks = compareTables(expected, loaded);
     if (checks.some((check) => !check.ok)) {
       throw new OperationError(`the loaded data does not match the archive: ${describeMismatches(checks)}`, {
         tenant: tenant.id,
@@ -67,6 +69,100 @@ export async function loadIntoTenant(
   } finally {
     await server.dropDatabase(scratch);
   }
+}
+
+/** Loads an archive file into the tenant (see intoTenant). */
+export function loadIntoTenant(
+  ctx: AftyContext,
+  tenant: TenantRecord,
+  entry: BackupEntry,
+): Promise<CopiedData> {
+  const server = ctx.servers.get(tenant.server);
+  return intoTenant(ctx, tenant, async (scratch) => ({
+    expected: entry.manifest.tables,
+    loaded: await backupDriver(server).load(entry, scratch),
+  }));
+}
+
+/**
+ * Opens and at once closes the pipe read-write, which never blocks: a side still waiting in its
+ * open (the other side failed before opening) gets through and then sees the other end gone.
+ */
+async function releaseFifo(fifo: string): Promise<void> {
+  const handle = await open(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK).catch(() => undefined);
+  await handle?.close();
+}
+
+/**
+ * Dumps `owner`'s database on `source` straight into a new `scratch` database on `target` through
+ * a named pipe at `fifo` (0600, removed afterwards): dump and load run at the same time and
+ * nothing is written to disk. Fails when either side fails; the caller drops the scratch.
+ */
+export async function pipeDatabase(
+  source: DatabaseServer,
+  owner: Pick<TenantRecord, 'id' | 'database' | 'server'>,
+  target: DatabaseServer,
+  scratch: string,
+  fifo: string,
+): Promise<{ entry: BackupEntry; loaded: TableSummary[] }> {
+  const { execa } = await import('execa');
+  await execa('mkfifo', ['-m', '600', fifo]);
+  let settled = false;
+  // Until both sides are done, a failed one keeps releasing the other from a blocked open.
+  const release = async () => {
+    while (!settled) {
+      await releaseFifo(fifo);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const failing = <T>(work: Promise<T>) =>
+    work.catch((error: unknown) => {
+      void release();
+      throw error;
+    });
+  try {
+    const reading: BackupEntry = {
+      path: fifo,
+      manifestPath: fifo,
+      manifest: { ...placeholderManifest(owner, source.driver), file: path.basename(fifo) },
+    };
+    const [dumped, loaded] = await Promise.allSettled([
+      failing(dumpTransient(source, owner, fifo, false)),
+      failing(backupDriver(target).load(reading, scratch)),
+    ]);
+    settled = true;
+    // The dump's failure explains the load's (its input ended early), so it is reported first.
+    if (dumped.status === 'rejected') throw dumped.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
+    return { entry: dumped.value, loaded: loaded.value };
+  } finally {
+    settled = true;
+    await rm(fifo, { force: true });
+  }
+}
+
+/** What a load needs to know of an archive that does not exist yet (it streams in). */
+function placeholderManifest(
+  owner: Pick<TenantRecord, 'id' | 'database' | 'server'>,
+  driver: 'mysql' | 'sqlite',
+): Omit<BackupManifest, 'file'> {
+  return {
+    format: 1,
+    tenant: owner.id,
+    database: owner.database,
+    server: owner.server,
+    driver,
+    compressed: false,
+    createdAt: new Date().toISOString(),
+    sha256: '',
+    bytes: 0,
+    durationMs: 0,
+    serverVersion: '',
+    dumpTool: '',
+    aftyVersion: '',
+    tables: [],
+    migrations: [],
+  };
 }
 
 /**
@@ -162,12 +258,11 @@ export async function cloneTenant(
   const fill = async (tenant: TenantRecord): Promise<CopiedData> => {
     const directory = tenantBackupDirectory(ctx.config.backup.directory, tenant.id);
     await ensureDirectory(directory);
-    const file = partialPath(path.join(directory, `clone${archiveExtension(sourceServer.driver, false)}`));
-    try {
-      return await loadIntoTenant(ctx, tenant, await dumpTransient(sourceServer, source, file, false));
-    } finally {
-      await rm(file, { force: true });
-    }
+    const fifo = partialPath(path.join(directory, 'clone.pipe'));
+    return intoTenant(ctx, tenant, async (scratch) => {
+      const { entry, loaded } = await pipeDatabase(sourceServer, source, targetServer, scratch, fifo);
+      return { expected: entry.manifest.tables, loaded };
+    });
   };
   const request: CreateTenantInput = {
     id: input.id,

@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { archiveExtension, ensureDirectory, partialPath, tenantBackupDirectory } from '../backup/archive.js';
+import { ensureDirectory, partialPath, tenantBackupDirectory } from '../backup/archive.js';
 import { backupDriver } from '../backup/drivers.js';
 import { journalOwnerRunning, readJournal, removeJournal, writeJournal } from '../backup/journal.js';
 import { MOVED_MARK, MOVE_SCRATCH_MARK, safetyCopyName, scratchName } from '../backup/naming.js';
@@ -12,7 +12,7 @@ import type { MaintenanceSettings, TenantRecord } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 import { stepMarker } from '../step-marker.js';
 import { assertSecret, revealPassword } from './credentials.js';
-import { dumpTransient } from './copy.js';
+import { pipeDatabase } from './copy.js';
 import { fingerprintDifferences, moveOperations, type DatabaseFingerprint } from './move-sql.js';
 
 /**
@@ -32,7 +32,7 @@ export interface MoveJournal {
   from: string;
   to: string;
   database: string;
-  /** The dump, a hidden partial file in the tenant's backup folder. */
+  /** The named pipe the dump streams through to the load, hidden in the tenant's backup folder. */
   archive: string;
   /** On the target: the loaded copy, and the empty database the placing swap leaves. */
   scratch: string;
@@ -329,10 +329,7 @@ export async function moveTenant(
     to: options.to,
     database,
     archive: partialPath(
-      path.join(
-        tenantBackupDirectory(ctx.config.backup.directory, current.id),
-        `move${archiveExtension(source.driver, false)}`,
-      ),
+      path.join(tenantBackupDirectory(ctx.config.backup.directory, current.id), 'move.pipe'),
     ),
     scratch: scratchName(database, MOVE_SCRATCH_MARK),
     targetSpare: scratchName(database, MOVE_SCRATCH_MARK),
@@ -361,10 +358,10 @@ export async function moveTenant(
       });
       await done('maintenance');
     }
-    const entry = await progress.step('dump', () => dumpTransient(source, current, journal.archive, false));
-    await done('dump');
-    await progress.step('load', () => backupDriver(target).load(entry, journal.scratch));
-    await done('load');
+    await progress.step('copy', () =>
+      pipeDatabase(source, current, target, journal.scratch, journal.archive),
+    );
+    await done('copy');
     copy = await progress.step(
       'verify',
       async () => {

@@ -49,22 +49,33 @@ function quoteMysql(name: string): string {
 
 function mysqlOperations(server: DatabaseServer): MoveOperations {
   return {
-    fingerprint: (database) =>
-      withDatabase(server, database, async (db) => {
-        const described = await describeTables(db, 'mysql', true);
-        const tables: TableFingerprint[] = [];
-        for (const table of described) {
-          let checksum: string | null = null;
-          if (table.type === 'table') {
-            const [rows] = (await db.raw(`CHECKSUM TABLE ${quoteMysql(table.name)} EXTENDED`)) as [
+    // Counting and checksumming are two scans: run on two connections at once.
+    fingerprint: async (database) => {
+      const [described, checksums, objects] = await Promise.all([
+        withDatabase(server, database, (db) => describeTables(db, 'mysql', true)),
+        withDatabase(server, database, async (db) => {
+          const [tables] = (await db.raw(
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'",
+          )) as [Array<{ name: string }>];
+          const sums = new Map<string, string>();
+          for (const { name } of tables) {
+            const [rows] = (await db.raw(`CHECKSUM TABLE ${quoteMysql(name)} EXTENDED`)) as [
               Array<{ Checksum: string | number | null }>,
             ];
-            checksum = String(rows[0]?.Checksum ?? 'null');
+            sums.set(name, String(rows[0]?.Checksum ?? 'null'));
           }
-          tables.push({ name: table.name, type: table.type, rows: table.rows, checksum });
-        }
-        return { tables, objects: await mysqlObjects(db) };
-      }),
+          return sums;
+        }),
+        withDatabase(server, database, mysqlObjects),
+      ]);
+      const tables = described.map((table) => ({
+        name: table.name,
+        type: table.type,
+        rows: table.rows,
+        checksum: table.type === 'table' ? (checksums.get(table.name) ?? null) : null,
+      }));
+      return { tables, objects };
+    },
 
     usage: () =>
       withDatabase(server, 'information_schema', async (db) => {

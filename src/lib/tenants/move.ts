@@ -358,6 +358,10 @@ export async function moveTenant(
       });
       await done('maintenance');
     }
+    // A tenant in maintenance is not written: its fingerprint is read while the copy runs.
+    const quiet = options.maintenance || alreadyInMaintenance;
+    const original = quiet ? moveOperations(source).fingerprint(database) : undefined;
+    original?.catch(() => undefined);
     await progress.step('copy', () =>
       pipeDatabase(source, current, target, journal.scratch, journal.archive),
     );
@@ -365,11 +369,11 @@ export async function moveTenant(
     copy = await progress.step(
       'verify',
       async () => {
-        const [original, loaded] = await Promise.all([
-          moveOperations(source).fingerprint(database),
+        const [before, loaded] = await Promise.all([
+          original ?? moveOperations(source).fingerprint(database),
           moveOperations(target).fingerprint(journal.scratch),
         ]);
-        const differences = fingerprintDifferences(original, loaded);
+        const differences = fingerprintDifferences(before, loaded);
         if (differences.length > 0) {
           throw new OperationError(
             `the copy of tenant ${current.id} on server "${options.to}" does not match the source: ${differences.slice(0, 5).join(', ')}${differences.length > 5 ? `, and ${differences.length - 5} more` : ''}`,

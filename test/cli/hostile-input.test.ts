@@ -476,7 +476,10 @@ describe('hostile values for every command that takes an argument or a flag valu
       add(['tenant:clone', '--', id, 'fresh'], missingTenant);
       add(['tenant:clone', 'victim', '--', id], any);
       add(['tenant:export', '--output', path.join(project.dir, 'out.tar'), '--', id], missingTenant);
-      add(['tenant:import', path.join(project.dir, 'missing.tar'), '--id', id], /^Error: no file /);
+      add(
+        ['tenant:import', path.join(project.dir, 'missing.tar'), '--id', id],
+        /^Error: (invalid tenant id|no file )/,
+      );
     }
     for (const domain of hostileDomains.filter((_, index) => index % 8 === 0)) {
       add(['tenant:domain:remove', '--', domain], /^Error: (invalid domain|no domain|domain )/);
@@ -597,7 +600,7 @@ describe('hostile values for every command that takes an argument or a flag valu
     add(['servers:plan', '--balance', '--by', 'weight'], /^Error: /);
     add(
       ['tenant:export', 'victim', '--output', path.join(project.dir, 'no', 'such', 'dir.tar')],
-      /^Error: folder .* does not exist/,
+      /^Error: tenant victim: folder .* does not exist/,
     );
     add(['tenant:create', 'fresh', '--server', "x'; DROP TABLE afty_tenants; --"], /^Error: unknown server/);
     // Cache tags and key patterns.

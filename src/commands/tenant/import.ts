@@ -22,11 +22,12 @@ export default class TenantImport extends BaseCommand<typeof TenantImport> {
   };
 
   async run(): Promise<TenantView & { exportedId: string; tables: number; rows: number }> {
-    const [{ importTenant }, { tenantView }] = await Promise.all([
+    const [{ importTenant }, { tenantView }, { validateTenantKey }] = await Promise.all([
       import('../../lib/tenants/transfer.js'),
       import('../../lib/tenants/index.js'),
+      import('../../lib/validation/index.js'),
     ]);
-    this.auditTenant = this.flags.id;
+    if (this.flags.id !== undefined) this.auditTenant = validateTenantKey(this.flags.id);
     const ctx = await this.context();
     const result = await importTenant(
       ctx,

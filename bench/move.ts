@@ -32,7 +32,9 @@ async function databaseBytes(): Promise<number> {
   return Number(rows[0]!.bytes);
 }
 
-await admin.raw('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [DATABASE]);
+await admin.raw('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [
+  DATABASE,
+]);
 await admin.raw(
   'CREATE TABLE IF NOT EXISTS ??.?? (id BIGINT AUTO_INCREMENT PRIMARY KEY, account_id INT NOT NULL, kind VARCHAR(16) NOT NULL, payload VARCHAR(400) NOT NULL, created_at DATETIME NOT NULL, KEY (account_id)) ENGINE=InnoDB',
   [DATABASE, 'events'],
@@ -55,9 +57,10 @@ if (bytes < TARGET_BYTES) {
     `generated ${Math.round(bytes / 1048576)} MiB in ${Math.round((performance.now() - generating) / 1000)}s`,
   );
 }
-const [[{ rowCount }]] = (await admin.raw('SELECT COUNT(*) AS rowCount FROM ??.??', [DATABASE, 'events'])) as [
-  [{ rowCount: number }],
-];
+const [[{ rowCount }]] = (await admin.raw('SELECT COUNT(*) AS rowCount FROM ??.??', [
+  DATABASE,
+  'events',
+])) as [[{ rowCount: number }]];
 
 // The target gets the shared server's buffer pool size, so neither side of the comparison is favoured.
 const target = await startPrivateMariaDb({ extraArgs: ['--innodb-buffer-pool-size=128M'] });
@@ -130,8 +133,9 @@ try {
     const moved = measure(process.execPath, [BIN, 'tenant', 'move', TENANT, '--to', 'priv', '--json']);
     afty.push(moved.ms);
     aftyRss.push(moved.peakRssMb);
-    const result = (JSON.parse(moved.stdout) as { tenants: Array<{ keptSource: string; downtimeMs: number }> })
-      .tenants[0]!;
+    const result = (
+      JSON.parse(moved.stdout) as { tenants: Array<{ keptSource: string; downtimeMs: number }> }
+    ).tenants[0]!;
     downtime.push(result.downtimeMs);
     await moveBack(result.keptSource);
   }

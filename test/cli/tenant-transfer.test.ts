@@ -10,7 +10,7 @@ import { createKnex } from '../../src/lib/servers/knex.js';
 import { revealPassword } from '../../src/lib/tenants/index.js';
 import { TarReader, writeTar, type TarSource } from '../../src/lib/tenants/tar.js';
 import { seedTenant, tableChecksums } from '../integration/backup-fixture.js';
-import { runCli, runJson } from '../support/cli.js';
+import { runCli, runJson, runUntilPaused } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
 import { requireMariaDb } from '../support/services.js';
 
@@ -160,6 +160,24 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
           await own.destroy();
         }
       }
+    });
+
+    it('a clone killed before its data arrived is never finished empty by diagnose --fix; the same clone again finishes it', async () => {
+      const args = ['tenant', 'clone', 'shop', 'shop-killed', '--domain', 'killed.shop.example.com'];
+      const paused = await runUntilPaused(args, 'database', { cwd: source.dir, env: source.env });
+      paused.child.kill('SIGKILL');
+      await paused.ended;
+      assert.equal((await find(sourceCtx, 'shop-killed'))!.status, 'provisioning');
+      const fixed = await cli(source, ['diagnose', '--fix']);
+      assert.match(
+        fixed.stdout,
+        /could not finish shop-killed: tenant shop-killed is a half-created clone of shop/,
+      );
+      assert.equal((await find(sourceCtx, 'shop-killed'))!.status, 'provisioning', 'not activated empty');
+      await ok(source, args);
+      assert.equal((await find(sourceCtx, 'shop-killed'))!.status, 'active');
+      assert.deepEqual(await checksums(sourceCtx, 'shop-killed'), original);
+      await ok(source, ['tenant', 'delete', 'shop-killed', '--force', '--no-backup']);
     });
 
     it('clone refuses a taken id or domain and leaves nothing', async () => {

@@ -269,6 +269,7 @@ export async function cloneTenant(
     name: input.name,
     server: targetServer.name,
     domains: input.domains,
+    copy: { command: 'clone', from: source.id },
   };
   const tenant = await createTenant(ctx, request, {
     ...hooks,

@@ -333,6 +333,7 @@ export async function importTenant(
         server: serverName,
         domains: primaryFirst.map((domain) => domain.domain),
         status: manifest.tenant.status,
+        copy: { command: 'import', from: source },
       },
       {
         ...hooks,

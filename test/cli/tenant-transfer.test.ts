@@ -12,7 +12,7 @@ import { TarReader, writeTar, type TarSource } from '../../src/lib/tenants/tar.j
 import { seedTenant, tableChecksums } from '../integration/backup-fixture.js';
 import { runCli, runJson, runUntilPaused } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { requireMariaDb } from '../support/services.js';
+import { requireMariaDb, requirePostgres } from '../support/services.js';
 
 /** The entries of a tar file, bytes and all (test archives are small). */
 async function entriesOf(file: string): Promise<Array<{ name: string; data: Buffer }>> {
@@ -402,3 +402,54 @@ for (const driver of ['mariadb', 'sqlite'] as const) {
     }
   });
 }
+
+describe('moves, clones and exports on PostgreSQL servers are refused with one clear line; servers list reads them (CLI)', function () {
+  this.timeout(120_000);
+  let project: TestProject;
+  const cli = (args: string[]) => runCli(args, { cwd: project.dir, env: project.env });
+
+  before(async () => {
+    await requirePostgres();
+    project = createProject({ driver: 'postgres', servers: ['one', 'two'] });
+    await project.createCentral();
+    const created = await cli(['tenant', 'create', 'shop', '--server', 'one']);
+    assert.equal(created.exitCode, 0, created.stderr);
+  });
+  after(async () => {
+    await project?.cleanup();
+  });
+
+  it('refuses move, clone and export before changing anything', async () => {
+    const moved = await cli(['tenant', 'move', 'shop', '--to', 'two']);
+    assert.equal(moved.exitCode, 1);
+    assert.match(moved.stdout, /tenant move is not supported on PostgreSQL servers yet \(server "one"\)/);
+    const cloned = await cli(['tenant', 'clone', 'shop', 'shop-copy']);
+    assert.equal(cloned.exitCode, 2);
+    assert.match(cloned.stderr, /^Error: tenant clone is not supported on PostgreSQL servers yet/);
+    const exported = await cli(['tenant', 'export', 'shop', '--output', path.join(project.dir, 'shop.tar')]);
+    assert.equal(exported.exitCode, 2);
+    assert.match(exported.stderr, /tenant export is not supported on PostgreSQL servers yet/);
+    const listed = await runJson<{ tenants: Array<{ id: string; server: string }> }>(['tenant', 'list'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.deepEqual(
+      listed.json.tenants.map((tenant) => [tenant.id, tenant.server]),
+      [['shop', 'one']],
+    );
+  });
+
+  it('servers list gives tenants, sizes and the version', async () => {
+    const listed = await runJson<{ servers: Array<Record<string, unknown>> }>(['servers', 'list'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(listed.exitCode, 0, listed.stderr);
+    const [one, two] = listed.json.servers;
+    assert.equal(one!.driver, 'postgres');
+    assert.equal(one!.tenants, 1);
+    assert.ok((one!.bytes as number) > 0);
+    assert.equal(two!.tenants, 0);
+    assert.match(one!.version as string, /PostgreSQL/);
+  });
+});

@@ -35,17 +35,13 @@ export default class TenantMove extends FleetCommand<typeof TenantMove> {
   };
 
   async run(): Promise<MoveJson> {
-    const [
-      { moveTenant },
-      { moveJson, moveRun },
-      { confirmDestructive },
-      { assertClientTools, DUMP_TOOLS, LOAD_TOOLS },
-    ] = await Promise.all([
-      import('../../lib/tenants/move.js'),
-      import('../../lib/ui/moves.js'),
-      import('../../lib/ui/prompts.js'),
-      import('../../lib/backup/index.js'),
-    ]);
+    const [{ moveTenant }, { moveJson, moveRun }, { confirmDestructive }, { assertClientTools }] =
+      await Promise.all([
+        import('../../lib/tenants/move.js'),
+        import('../../lib/ui/moves.js'),
+        import('../../lib/ui/prompts.js'),
+        import('../../lib/backup/index.js'),
+      ]);
     const ctx = await this.context();
     // An unknown --to is exit 2 before anything is selected or changed.
     ctx.servers.get(this.flags.to);
@@ -56,9 +52,9 @@ export default class TenantMove extends FleetCommand<typeof TenantMove> {
     await assertClientTools(
       ctx,
       tenants.map((tenant) => tenant.server),
-      DUMP_TOOLS,
+      'dump',
     );
-    await assertClientTools(ctx, [this.flags.to], LOAD_TOOLS);
+    await assertClientTools(ctx, [this.flags.to], 'load');
     if (tenants.length > 1 || this.flags['drop-source']) {
       const count = `${tenants.length} tenant${tenants.length === 1 ? '' : 's'}`;
       await confirmDestructive(

@@ -1,11 +1,12 @@
 import type { AftyContext } from '../context.js';
 import { errorMessage } from '../errors.js';
 import type { TenantRecord } from '../registry/index.js';
+import type { EngineKind } from '../servers/engine.js';
 import { moveOperations, type ServerUsage } from './move-sql.js';
 
 export interface ServerSummary {
   name: string;
-  driver: 'mysql' | 'sqlite';
+  driver: EngineKind;
   /** The server's URL without password. */
   url: string;
   version: string | null;
@@ -31,7 +32,8 @@ export async function readPlacement(ctx: AftyContext): Promise<FleetPlacement> {
     ctx.servers.names.map(async (name) => {
       const server = ctx.servers.get(name);
       try {
-        return { server, usage: await moveOperations(server).usage() };
+        const databases = tenants.filter((tenant) => tenant.server === name).map((tenant) => tenant.database);
+        return { server, usage: await moveOperations(server).usage(databases) };
       } catch (error) {
         return { server, error: errorMessage(error) };
       }

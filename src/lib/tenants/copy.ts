@@ -16,8 +16,9 @@ import type { AftyContext } from '../context.js';
 import { InputError, OperationError } from '../errors.js';
 import type { TenantRecord, TenantSettings } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
+import type { EngineKind } from '../servers/engine.js';
 import { createTenant, resolveTenant, assertProvisioned, type CreateTenantInput } from './index.js';
-import { fingerprintDifferences, moveOperations } from './move-sql.js';
+import { assertMobile, fingerprintDifferences, moveOperations } from './move-sql.js';
 import type { Step, StepHooks } from './saga.js';
 
 /**
@@ -144,7 +145,7 @@ export async function pipeDatabase(
 /** What a load needs to know of an archive that does not exist yet (it streams in). */
 function placeholderManifest(
   owner: Pick<TenantRecord, 'id' | 'database' | 'server'>,
-  driver: 'mysql' | 'sqlite',
+  driver: EngineKind,
 ): Omit<BackupManifest, 'file'> {
   return {
     format: 1,
@@ -248,6 +249,8 @@ export async function cloneTenant(
   await assertProvisioned(registry, source);
   const sourceServer = ctx.servers.get(source.server);
   const targetServer = ctx.servers.get(input.server ?? source.server);
+  assertMobile(sourceServer, 'tenant clone');
+  assertMobile(targetServer, 'tenant clone');
   if (sourceServer.driver !== targetServer.driver) {
     throw new InputError(
       `tenant ${source.id} is on a ${sourceServer.driver} server and "${targetServer.name}" is ${targetServer.driver}: a clone needs the same engine`,

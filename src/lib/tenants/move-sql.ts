@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { describeTables } from '../backup/inspect.js';
 import { withDatabase } from '../backup/driver.js';
+import { InputError } from '../errors.js';
 import type { DatabaseServer } from '../servers/index.js';
 
 /**
@@ -36,11 +37,45 @@ export interface ServerUsage {
 
 export interface MoveOperations {
   fingerprint(database: string): Promise<DatabaseFingerprint>;
-  usage(): Promise<ServerUsage>;
+  /** Version, connections, and the sizes of `databases` (the tenants' databases there). */
+  usage(databases: string[]): Promise<ServerUsage>;
+}
+
+function notOnPostgres(server: DatabaseServer, what: string): InputError {
+  return new InputError(`${what} is not supported on PostgreSQL servers yet (server "${server.name}")`, {
+    hint: 'use afty backup create and afty backup restore --into for now',
+  });
+}
+
+/** Moves, clones, exports and imports are not done on PostgreSQL servers yet (no fingerprint there). */
+export function assertMobile(server: DatabaseServer, what: string): void {
+  if (server.driver === 'postgres') throw notOnPostgres(server, what);
 }
 
 export function moveOperations(server: DatabaseServer): MoveOperations {
-  return server.driver === 'mysql' ? mysqlOperations(server) : sqliteOperations(server);
+  switch (server.driver) {
+    case 'mysql':
+      return mysqlOperations(server);
+    case 'sqlite':
+      return sqliteOperations(server);
+    case 'postgres':
+      return postgresOperations(server);
+  }
+}
+
+/** Sizes one by one through DatabaseServer (any engine); the version from a ping. */
+async function genericUsage(server: DatabaseServer, databases: string[]): Promise<ServerUsage> {
+  const { version } = await server.ping();
+  const sizes = new Map<string, number>();
+  for (const database of databases) sizes.set(database, (await server.databaseStats(database)).bytes);
+  return { version, databases: sizes, connections: null, maxConnections: null };
+}
+
+function postgresOperations(server: DatabaseServer): MoveOperations {
+  return {
+    fingerprint: () => Promise.reject(notOnPostgres(server, 'comparing tenant data')),
+    usage: (databases) => genericUsage(server, databases),
+  };
 }
 
 function quoteMysql(name: string): string {
@@ -173,14 +208,7 @@ function sqliteOperations(server: DatabaseServer): MoveOperations {
       }
     },
 
-    async usage() {
-      const { version } = await server.ping();
-      const databases = new Map<string, number>();
-      for (const database of await server.listDatabases('')) {
-        databases.set(database, (await server.databaseStats(database)).bytes);
-      }
-      return { version, databases, connections: null, maxConnections: null };
-    },
+    usage: (databases) => genericUsage(server, databases),
   };
 }
 

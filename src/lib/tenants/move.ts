@@ -13,7 +13,12 @@ import type { DatabaseServer } from '../servers/index.js';
 import { stepMarker } from '../step-marker.js';
 import { assertSecret, revealPassword } from './credentials.js';
 import { pipeDatabase } from './copy.js';
-import { fingerprintDifferences, moveOperations, type DatabaseFingerprint } from './move-sql.js';
+import {
+  assertMobile,
+  fingerprintDifferences,
+  moveOperations,
+  type DatabaseFingerprint,
+} from './move-sql.js';
 
 /**
  * A move in progress, written before anything changes and updated before each change, so that a
@@ -245,6 +250,8 @@ async function assertMovable(
   target: DatabaseServer,
   user: string | null,
 ): Promise<void> {
+  assertMobile(source, 'tenant move');
+  assertMobile(target, 'tenant move');
   if (source.driver !== target.driver) {
     throw new InputError(
       `tenant ${tenant.id} is on a ${source.driver} server and "${target.name}" is ${target.driver}: a move needs the same engine`,

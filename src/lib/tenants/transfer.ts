@@ -11,6 +11,8 @@ import {
   type TableSummary,
 } from '../backup/archive.js';
 import type { AftyContext } from '../context.js';
+import { isEngineKind } from '../servers/engines/index.js';
+import type { EngineKind } from '../servers/engine.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { TenantRecord, TenantSettings } from '../registry/index.js';
 import {
@@ -25,6 +27,7 @@ import {
 import { dumpTransient, loadIntoTenant, populateSteps, type CopiedData } from './copy.js';
 import { assertProvisioned, chooseServer, createTenant, resolveTenant } from './index.js';
 import type { StepHooks } from './saga.js';
+import { assertMobile } from './move-sql.js';
 import { TarFormatError, TarReader, writeTar, type TarEntry } from './tar.js';
 
 /**
@@ -38,7 +41,7 @@ export interface ExportManifest {
   kind: typeof EXPORT_KIND;
   aftyVersion: string;
   createdAt: string;
-  engine: 'mysql' | 'sqlite';
+  engine: EngineKind;
   tenant: {
     id: string;
     name: string;
@@ -58,7 +61,7 @@ export const MANIFEST_ENTRY = 'manifest.json';
 /** A manifest is a registry row and a table list: anything near this size is not one. */
 export const MAX_MANIFEST_BYTES = 1 << 20;
 
-function dataEntryName(engine: 'mysql' | 'sqlite'): string {
+function dataEntryName(engine: EngineKind): string {
   return `data${archiveExtension(engine, true)}`;
 }
 
@@ -92,6 +95,7 @@ export async function exportTenant(
     throw new InputError(`folder ${path.dirname(target)} does not exist`, { tenant: tenant.id });
   }
   const server = ctx.servers.get(tenant.server);
+  assertMobile(server, 'tenant export');
   const directory = tenantBackupDirectory(ctx.config.backup.directory, tenant.id);
   await ensureDirectory(directory);
   const dump = partialPath(path.join(directory, `export${archiveExtension(server.driver, true)}`));
@@ -168,7 +172,7 @@ function parseManifest(file: string, text: string): ExportManifest {
     throw refuse(file, 'its manifest is not an afty tenant export (format 1)');
   }
   const manifest = parsed as unknown as ExportManifest;
-  if (manifest.engine !== 'mysql' && manifest.engine !== 'sqlite') {
+  if (!isEngineKind(manifest.engine)) {
     throw refuse(file, `unknown engine ${describeValue(String(manifest.engine))}`);
   }
   const data = manifest.data as unknown;
@@ -305,6 +309,7 @@ export async function importTenant(
     const manifest = await unpack(source, dataFile);
     const serverName = options.server ?? (await chooseServer(ctx, registry));
     const server = ctx.servers.get(serverName);
+    assertMobile(server, 'tenant import');
     if (server.driver !== manifest.engine) {
       throw new InputError(
         `${source} holds a ${manifest.engine} database but server "${serverName}" is ${server.driver}`,

@@ -472,6 +472,14 @@ describe('hostile values for every command that takes an argument or a flag valu
       }
       add(['tenant:run', '--tenant', id, '--', 'true'], missingTenant);
       add(['test', 'connections', '--tenant', id], missingTenant);
+      add(['tenant:move', '--to', 'default', '--', id], missingTenant);
+      add(['tenant:clone', '--', id, 'fresh'], missingTenant);
+      add(['tenant:clone', 'victim', '--', id], any);
+      add(['tenant:export', '--output', path.join(project.dir, 'out.tar'), '--', id], missingTenant);
+      add(
+        ['tenant:import', path.join(project.dir, 'missing.tar'), '--id', id],
+        /^Error: (invalid tenant id|no file )/,
+      );
     }
     for (const domain of hostileDomains.filter((_, index) => index % 8 === 0)) {
       add(['tenant:domain:remove', '--', domain], /^Error: (invalid domain|no domain|domain )/);
@@ -586,6 +594,14 @@ describe('hostile values for every command that takes an argument or a flag valu
     }
     add(['tenant:create', 'fresh', '--status', 'provisioning'], any);
     add(['tenant:create', 'fresh', '--server', 'nope'], /^Error: unknown server "nope"/);
+    add(['tenant:move', 'victim', '--to', "x'; DROP TABLE afty_tenants; --"], /^Error: unknown server/);
+    add(['tenant:clone', 'victim', 'fresh', '--server', 'nope'], /^Error: unknown server "nope"/);
+    add(['tenant:import', path.join(project.dir, 'missing.tar'), '--server', 'nope'], /^Error: no file /);
+    add(['servers:plan', '--balance', '--by', 'weight'], /^Error: /);
+    add(
+      ['tenant:export', 'victim', '--output', path.join(project.dir, 'no', 'such', 'dir.tar')],
+      /^Error: tenant victim: folder .* does not exist/,
+    );
     add(['tenant:create', 'fresh', '--server', "x'; DROP TABLE afty_tenants; --"], /^Error: unknown server/);
     // Cache tags and key patterns.
     for (const tag of ['', 'a\u0000b', 'a\nb', 't'.repeat(201)]) {

@@ -133,6 +133,31 @@ describe('registry.kind stancl without ArtFlow columns (CLI, SQLite)', function 
     }
   });
 
+  it('tenant move switches the server in afty_tenant_state; the Laravel row does not change', async () => {
+    const file = path.join(project.dir, 'afty.config.json');
+    const servers = { default: 'sqlite:.afty/tenants', other: 'sqlite:.afty/other' };
+    writeFileSync(file, JSON.stringify({ ...project.config, servers, registry: { kind: 'stancl' } }));
+    try {
+      const row = (await central('tenants').where({ id: 'acme' }).first()) as Row;
+      const moved = await json<{ tenants: Array<{ status: string; to: string }> }>([
+        'tenant',
+        'move',
+        'acme',
+        '--to',
+        'other',
+      ]);
+      assert.equal(moved.exitCode, 0, moved.stderr);
+      assert.equal(moved.json.tenants[0]!.status, 'ok');
+      const state = (await central('afty_tenant_state').where({ tenant_id: 'acme' }).first()) as Row;
+      assert.equal(state.server, 'other');
+      assert.deepEqual(await central('tenants').where({ id: 'acme' }).first(), row);
+      const back = await cli(['tenant', 'move', 'acme', '--to', 'default', '--drop-source', '--force']);
+      assert.equal(back.exitCode, 0, back.stderr);
+    } finally {
+      writeFileSync(file, JSON.stringify({ ...project.config, registry: { kind: 'stancl' } }));
+    }
+  });
+
   it('tenant delete removes the stancl rows and the afty state', async () => {
     const deleted = await cli(['tenant', 'delete', 'acme', '--force', '--no-backup']);
     assert.equal(deleted.exitCode, 0, deleted.stderr);

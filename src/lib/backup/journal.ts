@@ -37,15 +37,15 @@ export function journalPath(backupDirectory: string, tenant: string): string {
 }
 
 /** Replaces the journal atomically (write aside, rename), so a kill never leaves half a journal. */
-export async function writeJournal(file: string, journal: RestoreJournal): Promise<void> {
+export async function writeJournal(file: string, journal: object): Promise<void> {
   const temporary = `${file}.${randomBytes(4).toString('hex')}.partial`;
   await writeFile(temporary, `${JSON.stringify(journal, null, 2)}\n`, { mode: 0o600 });
   await rename(temporary, file);
 }
 
-export async function readJournal(file: string): Promise<RestoreJournal | undefined> {
+export async function readJournal<T = RestoreJournal>(file: string): Promise<T | undefined> {
   if (!existsSync(file)) return undefined;
-  return JSON.parse(await readFile(file, 'utf8')) as RestoreJournal;
+  return JSON.parse(await readFile(file, 'utf8')) as T;
 }
 
 export async function removeJournal(file: string): Promise<void> {
@@ -63,8 +63,8 @@ export function newJournal(fields: Omit<RestoreJournal, 'format' | 'pid' | 'host
   } satisfies RestoreJournal as RestoreJournal;
 }
 
-/** True when the restore that wrote the journal still runs (same host, process alive). */
-export function journalOwnerRunning(journal: RestoreJournal): boolean {
+/** True when the process that wrote the journal still runs (same host, process alive). */
+export function journalOwnerRunning(journal: { pid: number; host: string }): boolean {
   if (journal.host !== os.hostname() || journal.pid === process.pid) return false;
   try {
     process.kill(journal.pid, 0);

@@ -5,6 +5,10 @@ import { InputError } from '../errors.js';
 export const SAFETY_MARK = '$s';
 export const RESTORE_SCRATCH_MARK = '$r';
 export const VERIFY_SCRATCH_MARK = '$v';
+/** A tenant's database left on the server it moved away from, kept until pruned or --drop-source. */
+export const MOVED_MARK = '$m';
+/** Scratch databases of a move: the copy on the target, and the empty stand-in on the source. */
+export const MOVE_SCRATCH_MARK = '$i';
 
 /** `<database><mark><suffix>`, refused when MySQL's 64-character limit would cut it. */
 function companionName(database: string, mark: string, suffix: string): string {
@@ -18,13 +22,13 @@ function companionName(database: string, mark: string, suffix: string): string {
 }
 
 /** `<database>$s<YYMMDDhhmmssSSS>` (UTC): milliseconds so back-to-back restores never collide. */
-export function safetyCopyName(database: string, at: Date): string {
-  return companionName(database, SAFETY_MARK, at.toISOString().replace(/\D/g, '').slice(2, 17));
+export function safetyCopyName(database: string, at: Date, mark = SAFETY_MARK): string {
+  return companionName(database, mark, at.toISOString().replace(/\D/g, '').slice(2, 17));
 }
 
-/** When a safety copy was taken, from its name. */
-export function safetyCopyDate(database: string, copy: string): Date | undefined {
-  const stamp = copy.slice(database.length + SAFETY_MARK.length);
+/** When a safety copy (or, with MOVED_MARK, a moved-away copy) was taken, from its name. */
+export function safetyCopyDate(database: string, copy: string, mark = SAFETY_MARK): Date | undefined {
+  const stamp = copy.slice(database.length + mark.length);
   const match = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})$/.exec(stamp);
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second, ms] = match;

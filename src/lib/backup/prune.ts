@@ -4,7 +4,7 @@ import type { AftyContext } from '../context.js';
 import { InputError } from '../errors.js';
 import { listBackups, PARTIAL_SUFFIX, tenantBackupDirectory } from './archive.js';
 import { backupDriver } from './drivers.js';
-import { safetyCopyDate } from './naming.js';
+import { MOVED_MARK, safetyCopyDate } from './naming.js';
 import type { DatabaseServer } from '../servers/index.js';
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -28,8 +28,8 @@ export interface PruneOptions {
 }
 
 export interface PrunedItem {
-  kind: 'archive' | 'safety-copy' | 'partial';
-  /** Archive path, safety copy database name, or partial file path. */
+  kind: 'archive' | 'safety-copy' | 'moved-copy' | 'partial';
+  /** Archive path, safety copy database name, `<server>:<database>` of a moved-away copy, or partial file path. */
   name: string;
   createdAt: string;
   reason: string;
@@ -108,6 +108,25 @@ export async function pruneBackups(
   };
   if (record) {
     await pruneCopies(ctx.servers.get(record.server), record.database, false);
+    // What a tenant move left on the servers it moved away from (<database>$m<time>).
+    for (const name of ctx.servers.names) {
+      const server = ctx.servers.get(name);
+      const moved = (await server.listDatabases(`${record.database}${MOVED_MARK}`)).flatMap((copy) => {
+        const createdAt = safetyCopyDate(record.database, copy, MOVED_MARK);
+        return createdAt ? [{ name: copy, createdAt }] : [];
+      });
+      const expired = selectExpired(moved, options, false);
+      for (const { name: copy, createdAt, reason } of expired) {
+        if (!options.dryRun) await server.dropDatabase(copy);
+        removed.push({
+          kind: 'moved-copy',
+          name: `${name}:${copy}`,
+          createdAt: createdAt.toISOString(),
+          reason,
+        });
+      }
+      keptCopies += moved.length - expired.length;
+    }
   } else {
     // A deleted tenant: its databases are known from its manifests. Safety copies of a database
     // another tenant uses now are that tenant's, and servers no longer configured are left alone.

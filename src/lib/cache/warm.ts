@@ -20,11 +20,15 @@ export interface WarmResult {
 /** A half-built hash left by a crash expires by itself after this long. */
 const BUILD_TTL_SECONDS = 600;
 
-/** The metadata hash an application reads for a tenant: status, maintenance (JSON or ""), database. */
+/**
+ * The metadata hash an application reads for a tenant: status, maintenance (JSON or ""), and
+ * where its data is (server name, database).
+ */
 export function tenantMetadata(tenant: TenantRecord): Record<string, string> {
   return {
     status: tenant.status,
     maintenance: tenant.settings.maintenance ? JSON.stringify(tenant.settings.maintenance) : '',
+    server: tenant.server,
     database: tenant.database,
   };
 }
@@ -114,4 +118,31 @@ export async function removeStaleMetadata(
     } while (cursor !== '0');
   }
   return removed;
+}
+
+/** The remaining TTL of a key in seconds, undefined when it has none (or does not exist). */
+async function remainingTtl(client: RedisClient, key: string): Promise<number | undefined> {
+  const ttl = await client.ttl(key);
+  return ttl > 0 ? ttl : undefined;
+}
+
+/**
+ * After a change to where a tenant lives or whether it is served (a move): rebuilds the domain
+ * lookup and the tenant's metadata hash, each only when a warm built it before, with the TTL it
+ * had left. Nothing is created for a fleet that never ran cache warm.
+ */
+export async function refreshTenantLookup(
+  client: RedisClient,
+  prefix: string,
+  registry: Registry,
+  tenant: TenantRecord,
+): Promise<void> {
+  const domainsKey = centralDomainsKey(prefix);
+  if (await client.exists(domainsKey)) {
+    await warmDomains(client, prefix, registry, { ttl: await remainingTtl(client, domainsKey) });
+  }
+  const tenantKey = centralTenantKey(prefix, tenant.id);
+  if (await client.exists(tenantKey)) {
+    await warmTenant(client, prefix, tenant, { ttl: await remainingTtl(client, tenantKey) });
+  }
 }

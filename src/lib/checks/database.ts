@@ -19,7 +19,7 @@ import type { DatabaseServer } from '../servers/index.js';
 import type { NetworkLocation } from '../servers/engine.js';
 import { probesOf } from './engine-probes.js';
 import type { CheckContext, CheckOutcome, ServerCheck, TenantCheck } from './types.js';
-import { SAFETY_MARK } from '../backup/naming.js';
+import { MOVED_MARK, SAFETY_MARK } from '../backup/naming.js';
 import { CACHE_TABLE, CACHE_TAGS_TABLE } from '../cache/database-store.js';
 
 export const databasePresent: TenantCheck = {
@@ -111,10 +111,15 @@ export const orphanDatabases: ServerCheck = {
     // A tenant's backup safety copies (<database>$s…) are owned by it and pruned by afty backup prune.
     const isSafetyCopy = (database: string) =>
       owned.has(database.split(SAFETY_MARK)[0]!) && database.includes(SAFETY_MARK);
+    // What a tenant move left behind (<database>$m…) belongs to the tenant wherever it is now.
+    const everywhere = new Set((await ctx.everyTenant()).map((tenant) => tenant.database));
+    const isMovedCopy = (database: string) =>
+      database.includes(MOVED_MARK) && everywhere.has(database.split(MOVED_MARK)[0]!);
     const orphans = (await server.listDatabases(prefix)).filter(
       (database) =>
         !owned.has(database) &&
         !isSafetyCopy(database) &&
+        !isMovedCopy(database) &&
         !isRegistry(server, database, ctx.afty.config.central),
     );
     if (orphans.length === 0)

@@ -275,6 +275,41 @@ const interruptedRestores: GlobalCheck = {
   },
 };
 
+const interruptedMoves: GlobalCheck = {
+  id: 'tenants.interrupted-move',
+  category: 'tenants',
+  title: 'no tenant move was interrupted half-way',
+  remedy: 'afty diagnose --fix (finishes or undoes each), or the next tenant move of the tenant',
+  scope: 'global',
+  async run(ctx) {
+    const [{ pendingMoves }, { journalOwnerRunning }] = await Promise.all([
+      import('../tenants/move.js'),
+      import('../backup/index.js'),
+    ]);
+    const journals = await pendingMoves(ctx.afty.config.backup.directory);
+    if (journals.length === 0) return { status: 'pass', message: 'no move journal left' };
+    const describe = (journal: (typeof journals)[number]) =>
+      `${journal.tenant} ("${journal.from}" → "${journal.to}", ${journalOwnerRunning(journal) ? `running, pid ${journal.pid}` : 'interrupted'})`;
+    const stale = journals.filter((journal) => !journalOwnerRunning(journal));
+    return {
+      status: stale.length > 0 ? 'fail' : 'warn',
+      message: `moves in progress or interrupted: ${journals.map(describe).join(', ')}`,
+      details: { tenants: journals.map((journal) => journal.tenant) },
+    };
+  },
+  async fix(ctx) {
+    const [{ pendingMoves, recoverMove }, { journalOwnerRunning }] = await Promise.all([
+      import('../tenants/move.js'),
+      import('../backup/index.js'),
+    ]);
+    const done: string[] = [];
+    for (const journal of await pendingMoves(ctx.afty.config.backup.directory)) {
+      if (!journalOwnerRunning(journal)) done.push((await recoverMove(ctx.afty, journal.tenant))!);
+    }
+    return done.join('; ');
+  },
+};
+
 const staleUsers: ServerCheck = {
   id: 'servers.stale-users',
   category: 'servers',
@@ -502,6 +537,7 @@ export const diagnoseGlobalChecks: Check[] = [
   anonymousUsers,
   halfCreated,
   interruptedRestores,
+  interruptedMoves,
   staleUsers,
 ];
 export { tenantUser, dumpTool, evictionPolicy, leftoverCredentials };

@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { AftyContext } from '../context.js';
 import { InputError } from '../errors.js';
 import type { Registry, TenantRecord } from '../registry/index.js';
-import { createTenant, tenantLocation, type Step } from '../tenants/index.js';
+import { createTenant, provisioningRemedy, tenantLocation, type Step } from '../tenants/index.js';
 import { MigrationLockedError } from './bookkeeping.js';
 import {
   appliedBefore,
@@ -255,7 +255,14 @@ export function provisioningSteps(
  */
 export async function finishProvisioning(ctx: AftyContext, tenant: TenantRecord): Promise<TenantRecord> {
   const plan = tenant.provisioning ?? { status: 'active', migrate: false, seed: false, classes: null };
-  const domains = (await (await ctx.registry()).listDomains([tenant.id])).map((domain) => domain.domain);
+  const registry = await ctx.registry();
+  const domains = (await registry.listDomains([tenant.id])).map((domain) => domain.domain);
+  // A copy's data comes from its clone or import: finishing it here would activate an empty tenant.
+  if (plan.copy) {
+    throw new InputError(`tenant ${tenant.id} is a half-created ${plan.copy.command} of ${plan.copy.from}`, {
+      hint: provisioningRemedy(tenant, domains, registry.databaseNameFor(tenant.id)),
+    });
+  }
   const extraSteps = plan.migrate
     ? provisioningSteps(ctx, { seeders: plan.seed ? seedersFor(ctx, plan.classes ?? undefined) : [] })
     : undefined;

@@ -229,6 +229,7 @@ export class AftyStore implements RegistryStore {
   async updateTenant(id: string, patch: TenantPatch): Promise<void> {
     const row: Record<string, unknown> = { updated_at: toDbTime() };
     if (patch.name !== undefined) row.name = patch.name;
+    if (patch.server !== undefined) row.server = patch.server;
     if (patch.status !== undefined) row.status = patch.status;
     if (patch.statusReason !== undefined) row.status_reason = patch.statusReason;
     if (patch.settings !== undefined) row.settings = JSON.stringify(patch.settings);

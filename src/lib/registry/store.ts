@@ -23,6 +23,8 @@ export interface NewTenant {
 
 export interface TenantPatch {
   name?: string;
+  /** A move to another server (the database keeps its name there). */
+  server?: string;
   status?: RegistryStatus;
   statusReason?: string | null;
   settings?: TenantSettings;

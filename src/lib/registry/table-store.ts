@@ -395,6 +395,7 @@ export class TableStore implements RegistryStore {
     const layout = this.layout;
     const { row, state } = this.split(patch);
     if (patch.statusReason !== undefined) state.status_reason = patch.statusReason;
+    if (patch.server !== undefined) state.server = patch.server;
     if (patch.lastMigratedAt !== undefined) state.last_migrated_at = toDbTime(patch.lastMigratedAt);
     if (patch.provisioning !== undefined) {
       state.provisioning = patch.provisioning ? JSON.stringify(patch.provisioning) : null;

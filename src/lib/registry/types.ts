@@ -21,6 +21,11 @@ export interface ProvisioningPlan {
   seed: boolean;
   /** --class as given (split at commas); null for the default seeder. */
   classes: string[] | null;
+  /**
+   * Where its data comes from when it is a copy (`tenant clone`, `tenant import`): such a tenant is
+   * finished by the same command again, never as an empty one.
+   */
+  copy?: { command: 'clone' | 'import'; from: string };
 }
 
 export interface TenantRecord {

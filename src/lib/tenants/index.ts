@@ -1,7 +1,7 @@
 import type { DatabaseLocation } from '../config/urls.js';
 import type { AftyContext } from '../context.js';
 import { InputError, NotFoundError } from '../errors.js';
-import type { Registry, TenantRecord, TenantSettings } from '../registry/index.js';
+import type { ProvisioningPlan, Registry, TenantRecord, TenantSettings } from '../registry/index.js';
 import type { DatabaseServer } from '../servers/index.js';
 import {
   PROVISIONING,
@@ -90,6 +90,8 @@ export interface CreateTenantInput {
   migrate?: boolean;
   seed?: boolean;
   classes?: string[];
+  /** The tenant is a copy (clone, import): recorded so only the same command finishes it. */
+  copy?: ProvisioningPlan['copy'];
 }
 
 export interface CreateTenantOptions extends StepHooks {
@@ -98,8 +100,9 @@ export interface CreateTenantOptions extends StepHooks {
 }
 
 type ValidatedTenant = Required<
-  Omit<CreateTenantInput, 'id' | 'name' | 'server' | 'classes' | 'database'>
+  Omit<CreateTenantInput, 'id' | 'name' | 'server' | 'classes' | 'database' | 'copy'>
 > & {
+  copy?: ProvisioningPlan['copy'];
   id?: string;
   /** Without --name: the id. */
   name?: string;
@@ -128,6 +131,7 @@ export function validateNewTenant(input: CreateTenantInput): ValidatedTenant {
     migrate: Boolean(input.migrate),
     seed: Boolean(input.seed),
     classes: input.classes?.length ? input.classes : null,
+    copy: input.copy,
   };
 }
 
@@ -148,6 +152,10 @@ export function finishCommand(tenant: TenantRecord, domains: string[], defaultDa
 
 /** The one-line remedy for a half-created tenant: finish it or undo it. */
 export function provisioningRemedy(tenant: TenantRecord, domains: string[], defaultDatabase: string): string {
+  const copy = tenant.provisioning?.copy;
+  if (copy) {
+    return `finish it by running the same afty tenant ${copy.command} (of ${copy.from}) again, or undo it with afty tenant delete ${tenant.id} --force`;
+  }
   return `finish it with ${finishCommand(tenant, domains, defaultDatabase)} (or afty diagnose --fix), or undo it with afty tenant delete ${tenant.id} --force`;
 }
 
@@ -179,7 +187,8 @@ function assertSameRequest(
     plan?.status === wanted.status &&
     plan.migrate === wanted.migrate &&
     plan.seed === wanted.seed &&
-    JSON.stringify(plan.classes) === JSON.stringify(wanted.classes);
+    JSON.stringify(plan.classes) === JSON.stringify(wanted.classes) &&
+    JSON.stringify(plan.copy ?? null) === JSON.stringify(wanted.copy ?? null);
   if (!same) {
     throw new InputError(
       `tenant ${existing.id} is half-created by an earlier tenant create with other options`,
@@ -276,6 +285,7 @@ export async function createTenant(
       migrate: tenant.migrate,
       seed: tenant.seed,
       classes: tenant.classes,
+      ...(tenant.copy ? { copy: tenant.copy } : {}),
     },
   });
   return provision(ctx, (await registry.findTenant(tenant.id))!, options, true);

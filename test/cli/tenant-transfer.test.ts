@@ -439,7 +439,7 @@ describe('moves, clones and exports on PostgreSQL servers are refused with one c
     );
   });
 
-  it('servers list gives tenants, sizes and the version', async () => {
+  it('servers list gives tenants, sizes, connections in use against max_connections and the version', async () => {
     const listed = await runJson<{ servers: Array<Record<string, unknown>> }>(['servers', 'list'], {
       cwd: project.dir,
       env: project.env,
@@ -451,5 +451,10 @@ describe('moves, clones and exports on PostgreSQL servers are refused with one c
     assert.ok((one!.bytes as number) > 0);
     assert.equal(two!.tenants, 0);
     assert.match(one!.version as string, /PostgreSQL/);
+    // Sessions in use against max_connections, as on MySQL.
+    assert.ok(
+      (one!.connections as number) >= 1 && (one!.connections as number) <= (one!.maxConnections as number),
+      JSON.stringify(one),
+    );
   });
 });

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AftyConfig, ServerConfig } from '../config/index.js';
 import type { BackupDriver } from '../backup/driver.js';
 import type { EngineProbes } from '../checks/engine-probes.js';
+import type { MoveOperations } from '../tenants/move-sql.js';
 import type { SchemaShape } from '../migrations/schema.js';
 import type { DatabaseServer } from './types.js';
 
@@ -143,6 +144,8 @@ export interface Engine<K extends EngineKind = EngineKind> {
    * connection dies (MySQL GET_LOCK, PostgreSQL advisory locks); null where there is none (SQLite).
    */
   readonly namedLock: NamedLock | null;
+  /** Fingerprints (proving a moved or cloned copy identical) and usage, for tenant mobility and `servers list`. */
+  mobility(server: DatabaseServer): MoveOperations;
   /** The SQL afty test and diagnose run on this engine's servers (checks/engine-probes.ts); null for SQLite. */
   readonly checkProbes: EngineProbes | null;
   /** How the watchdog tells a frozen server from a slow query; null for an embedded engine. */

@@ -1,6 +1,7 @@
 import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
 import { mysqlProbes } from './probes.js';
+import { mysqlMobility } from './mobility.js';
 import type { Engine } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -117,6 +118,7 @@ export const mysqlEngine: Engine<'mysql'> = {
       await db.raw('SELECT RELEASE_LOCK(?)', [name.slice(0, 64)]).connection(connection);
     },
   },
+  mobility: mysqlMobility,
   checkProbes: mysqlProbes,
   liveness: {
     async probe(location, timeoutMs) {

@@ -1,6 +1,7 @@
 import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
 import { postgresProbes } from './probes.js';
+import { postgresMobility } from './mobility.js';
 import type { Engine, RawSocket } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -132,6 +133,7 @@ export const postgresEngine: Engine<'postgres'> = {
       await db.raw('SELECT pg_advisory_unlock(hashtext(?))', [name]).connection(connection);
     },
   },
+  mobility: postgresMobility,
   checkProbes: postgresProbes,
   liveness: {
     async probe(location, timeoutMs) {

@@ -39,11 +39,17 @@ export class PostgresServer implements DatabaseServer {
     return this.connection.database ?? MAINTENANCE_DATABASE;
   }
 
+  /** The admin login on the database it works in (the shared one, or the maintenance database). */
+  adminLocation(): NetworkLocation {
+    return {
+      driver: 'postgres',
+      source: this.source,
+      connection: { ...this.connection, database: this.adminDatabase },
+    };
+  }
+
   private knex(): Promise<Knex> {
-    this.admin ??= createKnex(
-      { driver: 'postgres', connection: { ...this.connection, database: this.adminDatabase } },
-      { poolMax: 4, shared: true },
-    );
+    this.admin ??= createKnex(this.adminLocation(), { poolMax: 4, shared: true });
     return this.admin;
   }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ConfigError } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
+import { sqliteMobility } from './mobility.js';
 import type { Engine, SqliteLocation } from '../../engine.js';
 import { sqliteBackupDriver } from './backup.js';
 import { sqliteIntrospection } from './introspection.js';
@@ -75,6 +76,7 @@ export const sqliteEngine: Engine<'sqlite'> = {
   adminShellCommand: (location, sql) => `sqlite3 ${shellWord(location.filename)} ${shellWord(sql)}`,
   transactionalDdl: true,
   namedLock: null,
+  mobility: sqliteMobility,
   checkProbes: null,
   liveness: null,
 };

@@ -2,6 +2,7 @@ import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
 import { mysqlProbes } from './probes.js';
 import { mysqlMobility } from './mobility.js';
+import { trackedPool } from '../pool.js';
 import type { Engine } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -78,14 +79,7 @@ export const mysqlEngine: Engine<'mysql'> = {
       supportBigNumbers: true,
       dateStrings: true,
     },
-    pool: {
-      min: 0,
-      max: options.poolMax,
-      afterCreate(raw: unknown, done: (error: Error | null, raw: unknown) => void) {
-        options.afterCreate(raw);
-        done(null, raw);
-      },
-    },
+    pool: trackedPool(options),
     acquireConnectionTimeout: options.connectTimeoutMs + 1000,
   }),
 

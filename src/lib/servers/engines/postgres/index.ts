@@ -2,6 +2,7 @@ import { LoginRefusedError, driverMessage } from '../../../errors.js';
 import { shellWord } from '../../../validation/index.js';
 import { postgresProbes } from './probes.js';
 import { postgresMobility } from './mobility.js';
+import { trackedPool } from '../pool.js';
 import type { Engine, RawSocket } from '../../engine.js';
 import { withKnex } from '../../knex.js';
 import { networkWithoutDatabase } from '../network-url.js';
@@ -87,14 +88,7 @@ export const postgresEngine: Engine<'postgres'> = {
       application_name: 'afty',
     },
     ...(location.schema ? { searchPath: [location.schema] } : {}),
-    pool: {
-      min: 0,
-      max: options.poolMax,
-      afterCreate(raw: unknown, done: (error: Error | null, raw: unknown) => void) {
-        options.afterCreate(raw);
-        done(null, raw);
-      },
-    },
+    pool: trackedPool(options),
     acquireConnectionTimeout: options.connectTimeoutMs + 1000,
   }),
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { OperationError, classifyDriverError, driverMessage } from '../../../errors.js';
 import type { NetworkConnection, NetworkLocation } from '../../engine.js';
 import { createKnex, withKnex } from '../../knex.js';
+import { runAdminQuery } from '../../admin-query.js';
 import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from '../../types.js';
 import { MAINTENANCE_DATABASE, describePostgres, quoteIdentifier, quoteLiteral } from './url.js';
 
@@ -53,21 +53,8 @@ export class PostgresServer implements DatabaseServer {
     return this.admin;
   }
 
-  /** Runs admin SQL; connection failures become exit 3, SQL failures exit 1 without the SQL text. */
-  private async query<T>(what: string, run: (db: Knex) => Promise<T>): Promise<T> {
-    const db = await this.knex();
-    try {
-      return await run(db);
-    } catch (error) {
-      const classified = classifyDriverError(error, {
-        target: `database server "${this.name}" (${this.description})`,
-        credentials: this.source,
-      });
-      if (classified) throw classified;
-      throw new OperationError(`${what} failed on server "${this.name}": ${driverMessage(error)}`, {
-        cause: error,
-      });
-    }
+  private query<T>(what: string, run: (db: Knex) => Promise<T>): Promise<T> {
+    return runAdminQuery(this, this.source, this.knex(), what, run);
   }
 
   private async rows<T>(what: string, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {

@@ -8,7 +8,7 @@ import { parseDurationSeconds } from '../validation/index.js';
 import { closestMatch } from '../validation/suggest.js';
 import { configFileSchema, KNOWN_KEYS, type ConfigFile } from './schema.js';
 import { engineFor } from '../servers/engines/index.js';
-import { parseDatabaseSpec, validateRedisUrl, type DatabaseLocation } from './urls.js';
+import { parseDatabaseSpec, registryDatabaseHint, validateRedisUrl, type DatabaseLocation } from './urls.js';
 
 export {
   redactUrl,
@@ -329,11 +329,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<AftyC
   if (redisUrl) {
     validateRedisUrl(redisUrl, env.AFTY_REDIS_URL ? variable('AFTY_REDIS_URL') : `${label}: cache.url`);
   }
-  if (central.driver !== 'sqlite' && !central.connection.database) {
-    throw new ConfigError(`${centralKey} names no database for the registry`, {
-      hint: `add one to the URL, e.g. ${central.driver}://root@127.0.0.1:${central.driver === 'mysql' ? 3306 : 5432}/afty`,
-    });
-  }
+  const registryHint = registryDatabaseHint(central);
+  if (registryHint)
+    throw new ConfigError(`${centralKey} names no database for the registry`, { hint: registryHint });
   const tenancyMode = data.tenancy?.mode ?? 'database';
   if (tenancyMode === 'schema') {
     for (const server of servers) {

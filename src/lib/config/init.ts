@@ -16,6 +16,7 @@ import { DATABASE_PREFIX } from './schema.js';
 import {
   describeLocation,
   parseDatabaseUrl,
+  registryDatabaseHint,
   redactUrl,
   validateRedisUrl,
   withoutDatabase,
@@ -83,11 +84,9 @@ export async function checkConnections(answers: InitAnswers, baseDir: string): P
   ];
   if (answers.redis) validateRedisUrl(answers.redis, '--redis');
   const central = targets[0]!.location;
-  if (central.driver !== 'sqlite' && !central.connection.database) {
-    throw new InputError('--central names no database for the registry', {
-      hint: `add one to the URL, e.g. ${central.driver}://root@127.0.0.1:${central.driver === 'mysql' ? 3306 : 5432}/afty`,
-    });
-  }
+  const registryHint = registryDatabaseHint(central);
+  if (registryHint)
+    throw new InputError('--central names no database for the registry', { hint: registryHint });
   return checkTargets(targets, answers.redis);
 }
 

@@ -82,3 +82,13 @@ export function describeLocation(location: DatabaseLocation): string {
 export function connectionUrl(location: DatabaseLocation): string {
   return engineFor(location).connectionUrl(location);
 }
+
+/**
+ * For a registry location that names a server but no database (a server registry needs one):
+ * the hint, the same URL with a database added; undefined when there is nothing to say.
+ */
+export function registryDatabaseHint(location: DatabaseLocation): string | undefined {
+  if (location.driver === 'sqlite' || location.connection.database) return undefined;
+  const example = describeLocation({ ...location, connection: { ...location.connection, database: 'afty' } });
+  return `add one to the URL, e.g. ${example}`;
+}

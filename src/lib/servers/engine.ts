@@ -115,8 +115,6 @@ export interface Engine<K extends EngineKind = EngineKind> {
   connectionUrl(location: LocationOf<K>): string;
   /** The same login with no default database (the server itself). */
   withoutDatabase(location: LocationOf<K>): LocationOf<K>;
-  /** Whether a registry location names the database the registry lives in, when the engine needs one. */
-  registryDatabase(location: LocationOf<K>): string | undefined;
   /** Creates the registry's database if missing (afty init); a no-op for SQLite. */
   createRegistryDatabase(location: LocationOf<K>): Promise<void>;
   runEnvironment(location: LocationOf<K>, database: string): RunEnvironment;

@@ -31,7 +31,6 @@ export const mysqlEngine: Engine<'mysql'> = {
   describe: describeMysql,
   connectionUrl: mysqlConnectionUrl,
   withoutDatabase: networkWithoutDatabase,
-  registryDatabase: (location) => location.connection.database,
 
   async createRegistryDatabase(location) {
     const database = location.connection.database!;

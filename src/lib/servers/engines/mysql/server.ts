@@ -2,16 +2,13 @@ import type { Knex } from 'knex';
 import type { NetworkConnection, NetworkLocation } from '../../engine.js';
 import { createKnex } from '../../knex.js';
 import { runAdminQuery } from '../../admin-query.js';
+import { likePrefix } from '../sql.js';
 import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from '../../types.js';
 import { describeMysql } from './url.js';
 
 /** In GRANT ... ON `db`.*, `_` and `%` are wildcards: escape them so a grant covers one database only. */
 export function grantDatabasePattern(database: string): string {
   return database.replace(/[_%]/g, (char) => `\\${char}`);
-}
-
-function likePrefix(prefix: string): string {
-  return `${prefix.replace(/[\\_%]/g, (char) => `\\${char}`)}%`;
 }
 
 export class MysqlServer implements DatabaseServer {

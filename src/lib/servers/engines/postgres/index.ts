@@ -39,7 +39,6 @@ export const postgresEngine: Engine<'postgres'> = {
   describe: describePostgres,
   connectionUrl: postgresConnectionUrl,
   withoutDatabase: networkWithoutDatabase,
-  registryDatabase: (location) => location.connection.database,
 
   async createRegistryDatabase(location) {
     const database = location.connection.database!;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { likePrefix } from '../sql.js';
 import type { EngineProbes } from '../../../checks/engine-probes.js';
 import type { NetworkLocation } from '../../engine.js';
 import { quoteIdentifier } from './url.js';
@@ -325,7 +326,7 @@ export const postgresProbes: EngineProbes = {
     const found = await rows<{ name: string }>(
       admin,
       "SELECT rolname AS name FROM pg_roles WHERE rolname LIKE ? ESCAPE '\\' ORDER BY rolname",
-      [`${prefix.replace(/[\\_%]/g, (char) => `\\${char}`)}%`],
+      [likePrefix(prefix)],
     );
     return found.map((row) => row.name);
   },

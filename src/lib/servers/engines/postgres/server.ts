@@ -2,15 +2,12 @@ import type { Knex } from 'knex';
 import type { NetworkConnection, NetworkLocation } from '../../engine.js';
 import { createKnex, withKnex } from '../../knex.js';
 import { runAdminQuery } from '../../admin-query.js';
+import { likePrefix } from '../sql.js';
 import type { DatabaseCredentials, DatabaseServer, DatabaseStats } from '../../types.js';
 import { MAINTENANCE_DATABASE, describePostgres, quoteIdentifier, quoteLiteral } from './url.js';
 
 /** How tenants are kept apart on a PostgreSQL server. */
 export type PostgresIsolation = 'database' | 'schema';
-
-function likePrefix(prefix: string): string {
-  return `${prefix.replace(/[\\_%]/g, (char) => `\\${char}`)}%`;
-}
 
 /**
  * A PostgreSQL server. With `database` isolation a tenant is a database (CONNECT revoked from

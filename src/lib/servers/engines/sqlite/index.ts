@@ -36,7 +36,6 @@ export const sqliteEngine: Engine<'sqlite'> = {
   describe: (location) => `sqlite:${location.filename}`,
   connectionUrl: (location) => `sqlite://${location.filename}`,
   withoutDatabase: (location) => location,
-  registryDatabase: () => undefined,
   // The file appears when the registry first opens it.
   async createRegistryDatabase() {},
   // Laravel reads an SQLite database from DB_DATABASE (a file path); its URL form differs.

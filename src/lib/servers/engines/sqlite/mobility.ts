@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { usageThroughServer, type MoveOperations, type TableFingerprint } from '../../../tenants/move-sql.js';
 import type { DatabaseServer } from '../../types.js';
+import { sqliteSnapshot } from './snapshot.js';
 
 /** A value as text that tells types apart (1 vs '1', a blob vs its text). */
 function sqliteValue(value: unknown): string {
@@ -31,7 +32,7 @@ export function sqliteMobility(server: DatabaseServer): MoveOperations {
             tables.push({ name, type, rows: 0, checksum: null });
             continue;
           }
-          const quoted = `"${name.replace(/"/g, '""')}"`;
+          const quoted = sqliteSnapshot.quote(name);
           const columns = (db.prepare(`SELECT * FROM ${quoted} LIMIT 0`).columns() ?? []).length;
           const withoutRowid = /\bWITHOUT\s+ROWID\b/i.test(
             (db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').get(name) as { sql: string }).sql,

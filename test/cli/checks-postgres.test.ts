@@ -39,11 +39,6 @@ for (const driver of ['postgres', 'postgres-schema'] as const) {
     before(async () => {
       await requirePostgres();
       project = createProject({ driver });
-      // A private temporary folder: credential folders that other test files' killed afty runs
-      // leave in the shared one would fail this file's diagnose (tools.credential-files).
-      const tmp = path.join(project.dir, 'tmp');
-      mkdirSync(tmp);
-      project.env.TMPDIR = tmp;
       const migrations = path.join(project.dir, 'migrations/tenant');
       mkdirSync(migrations, { recursive: true });
       writeFileSync(path.join(migrations, '001_users.mjs'), MIGRATION);

@@ -47,15 +47,13 @@ describe('child processes get the tenant credentials and a minimal environment (
     );
     project = createProject({ driver: 'mariadb', config: { servers: {} } });
     const admin = `mysql://operator:${ADMIN_PASSWORD}@127.0.0.1:${server.port}`;
-    tmp = path.join(project.dir, 'tmp');
-    mkdirSync(tmp);
+    tmp = project.env.TMPDIR!;
     env = {
       ...project.env,
       AFTY_CENTRAL_URL: `${admin}/afty`,
       AFTY_SERVER_URL: admin,
       AFTY_SECRET: TEST_SECRET,
       OPERATOR_TOKEN: 'operator-only-token',
-      TMPDIR: tmp,
     };
     for (const id of ['alpha', 'beta']) {
       const created = await cli(['tenant', 'create', id]);

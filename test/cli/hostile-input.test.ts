@@ -698,10 +698,29 @@ describe('hostile values for every command that takes an argument or a flag valu
     const before = await state();
     const failures: string[] = [];
     const initDir = mkdtempSync(path.join(os.tmpdir(), 'afty-init-'));
+    const initConfig = path.join(initDir, 'afty.config.json');
+    /** In this process (fast), with the settings in process.env and init working in initDir. */
+    const inProcess = async (args: string[], extra: NodeJS.ProcessEnv, cwd: string) => {
+      const saved = Object.fromEntries(Object.keys(extra).map((key) => [key, process.env[key]]));
+      const savedCwd = process.cwd();
+      Object.assign(process.env, extra);
+      process.chdir(cwd);
+      try {
+        const argv = args[0] === 'init' ? [...args, '--config', initConfig] : args;
+        const result = await runInProcess(argv);
+        return { exitCode: result.exit, stderr: result.stderr };
+      } finally {
+        process.chdir(savedCwd);
+        for (const [key, value] of Object.entries(saved))
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+      }
+    };
+    const throughBinary = (args: string[], extra: NodeJS.ProcessEnv, cwd: string) =>
+      runCli(args, { cwd, env: { ...project.env, ...extra } });
     try {
-      const env = { ...project.env };
-      const tryIt = async (args: string[], extra: NodeJS.ProcessEnv, cwd: string) => {
-        const result = await runCli(args, { cwd, env: { ...env, ...extra } });
+      const tryIt = async (run: typeof inProcess, args: string[], extra: NodeJS.ProcessEnv, cwd: string) => {
+        const result = await run(args, extra, cwd);
         const lines = result.stderr.trim().split('\n');
         const written = readdirSync(initDir);
         if (
@@ -717,16 +736,24 @@ describe('hostile values for every command that takes an argument or a flag valu
           mkdirSync(initDir);
         }
       };
-      for (const url of BAD_DATABASE_URLS) {
-        await tryIt(['tenant', 'list'], { AFTY_CENTRAL_URL: url }, project.dir);
-        await tryIt(['tenant', 'show', 'victim'], { AFTY_SERVER_URL: url }, project.dir);
-        await tryIt(['init', '--yes', '--central', url], {}, initDir);
-        await tryIt(['init', '--yes', '--server', url], {}, initDir);
-      }
-      for (const url of BAD_REDIS_URLS) {
-        await tryIt(['cache', 'status'], { AFTY_REDIS_URL: url }, project.dir);
-        await tryIt(['init', '--yes', '--redis', url], {}, initDir);
-      }
+      const databaseCases = (url: string): Array<[string[], NodeJS.ProcessEnv, string]> => [
+        [['tenant:list'], { AFTY_CENTRAL_URL: url }, project.dir],
+        [['tenant:show', 'victim'], { AFTY_SERVER_URL: url }, project.dir],
+        [['init', '--yes', '--central', url], {}, initDir],
+        [['init', '--yes', '--server', url], {}, initDir],
+      ];
+      const redisCases = (url: string): Array<[string[], NodeJS.ProcessEnv, string]> => [
+        [['cache:status'], { AFTY_REDIS_URL: url }, project.dir],
+        [['init', '--yes', '--redis', url], {}, initDir],
+      ];
+      const all = [...BAD_DATABASE_URLS.flatMap(databaseCases), ...BAD_REDIS_URLS.flatMap(redisCases)];
+      for (const [args, extra, cwd] of all) await tryIt(inProcess, args, extra, cwd);
+      // The real binary reads the same settings from its own environment: one of each kind.
+      for (const [args, extra, cwd] of [
+        ...databaseCases(BAD_DATABASE_URLS[0]!),
+        ...redisCases(BAD_REDIS_URLS[0]!),
+      ])
+        await tryIt(throughBinary, [...args[0]!.split(':'), ...args.slice(1)], extra, cwd);
     } finally {
       rmSync(initDir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/lib/config/index.js';
@@ -58,7 +58,17 @@ export function createProject(options: ProjectOptions): TestProject {
         };
   const config = { ...base, cache: { prefix: `afty-test-${token}:` }, ...options.config };
   writeFileSync(path.join(dir, 'afty.config.json'), JSON.stringify(config, null, 2));
-  const env: NodeJS.ProcessEnv = { ...process.env, AFTY_SECRET: TEST_SECRET, CI: 'true', NO_COLOR: '1' };
+  // A temporary folder of its own: what afty leaves there when a test kills it (credential
+  // folders) must not show up in another test file's diagnose (tools.credential-files).
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AFTY_SECRET: TEST_SECRET,
+    CI: 'true',
+    NO_COLOR: '1',
+    TMPDIR: tmp,
+  };
   delete env.AFTY_CONFIG;
   delete env.AFTY_CENTRAL_URL;
   delete env.AFTY_SERVER_URL;

@@ -59,29 +59,35 @@ describe('backup manifests cannot point outside the tenant backup folder (CLI, S
   }
 
   it('refuses each hostile archive path in verify and restore with exit 2 and one line; list and prune ignore it', async () => {
+    const planted = HOSTILE_FILES.map((file, index) => plantManifest(file, `20200101T00000${index}.000Z`));
     for (const [index, file] of HOSTILE_FILES.entries()) {
-      const planted = plantManifest(file, `20200101T00000${index}.000Z`);
-      const verify = await cli(['backup', 'verify', planted]);
+      const verify = await cli(['backup', 'verify', planted[index]!]);
       assert.equal(verify.exitCode, 2, `${file}: ${verify.stderr}`);
       assert.match(verify.stderr, /^Error: .*is not an archive in the same folder/, file);
       assert.equal(verify.stderr.trim().split('\n').length, 1);
 
-      const restore = await cli(['backup', 'restore', '-t', 'acme', '--file', planted, '--force']);
+      const restore = await cli(['backup', 'restore', '-t', 'acme', '--file', planted[index]!, '--force']);
       assert.equal(restore.exitCode, 2, `${file}: ${restore.stderr}`);
       assert.match(restore.stderr, /^Error: .*is not an archive in the same folder/, file);
-
-      const list = await runJson<{ backups: Array<{ file: string }> }>(['backup', 'list'], {
-        cwd: project.dir,
-        env: project.env,
-      });
-      assert.equal(list.exitCode, 0, list.stderr);
-      assert.ok(list.json.backups.length >= 1);
-      assert.ok(list.json.backups.every((backup) => path.dirname(backup.file) === tenantFolder));
-
-      const prune = await cli(['backup', 'prune', '--all', '--keep', '1', '--max-age', '1h', '--force']);
-      assert.equal(prune.exitCode, 0, prune.stderr);
-      assert.equal(readFileSync(victim, 'utf8'), 'precious', file);
-      assert.ok(existsSync(planted), 'the tampered manifest is left for the operator to look at');
     }
+
+    // With every tampered manifest in the folder at once: listed only with archives of that folder,
+    // and pruned (they are the oldest, past --max-age) without touching what they point at.
+    const list = await runJson<{ backups: Array<{ file: string }> }>(['backup', 'list'], {
+      cwd: project.dir,
+      env: project.env,
+    });
+    assert.equal(list.exitCode, 0, list.stderr);
+    assert.ok(list.json.backups.length >= 1);
+    assert.ok(list.json.backups.every((backup) => path.dirname(backup.file) === tenantFolder));
+
+    const prune = await cli(['backup', 'prune', '--all', '--keep', '1', '--max-age', '1h', '--force']);
+    assert.equal(prune.exitCode, 0, prune.stderr);
+    assert.equal(readFileSync(victim, 'utf8'), 'precious');
+    for (const manifest of planted)
+      assert.ok(
+        existsSync(manifest),
+        `the tampered manifest ${manifest} is left for the operator to look at`,
+      );
   });
 });

@@ -6,7 +6,7 @@ import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, NotFoundError, OperationError } from '../errors.js';
 import type { EngineKind } from '../servers/engine.js';
-import { ENGINES, engineOf, isEngineKind } from '../servers/engines/index.js';
+import { allEngines, engineOf, isEngineKind } from '../servers/engines/index.js';
 import { describeValue } from '../validation/index.js';
 
 export const MANIFEST_FORMAT = 1;
@@ -57,7 +57,7 @@ const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
 // A function: the engines are not yet loaded while this module initialises (they import it).
 const archiveName = () =>
   new RegExp(
-    `^\\d{8}T\\d{6}\\.\\d{3}Z(${Object.values(ENGINES)
+    `^\\d{8}T\\d{6}\\.\\d{3}Z(${Object.values(allEngines())
       .map((engine) => engine.archiveExtension.replace('.', '\\.'))
       .join('|')})(\\.gz)?$`,
   );
@@ -199,7 +199,7 @@ export async function publishBackup(
 /** Any engine's archive extension (with its optional .gz) at the end of a file name. */
 const archiveSuffix = () =>
   new RegExp(
-    `(${Object.values(ENGINES)
+    `(${Object.values(allEngines())
       .map((engine) => engine.archiveExtension.replace('.', '\\.'))
       .join('|')})(\\.gz)?$`,
   );

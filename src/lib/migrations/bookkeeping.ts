@@ -1,10 +1,7 @@
 import type { Knex } from 'knex';
 import { OperationError } from '../errors.js';
 import { engineForClient } from '../servers/engines/index.js';
-
-/** knex's own tables, so `knex migrate:status` and friends can inspect a tenant database. */
-export const MIGRATIONS_TABLE = 'knex_migrations';
-export const LOCK_TABLE = 'knex_migrations_lock';
+import { LOCK_TABLE, MIGRATIONS_TABLE } from './tables.js';
 
 export interface MigrationRecord {
   name: string;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EngineKind, InsertableColumn } from '../servers/engine.js';
 import { engineOf } from '../servers/engines/index.js';
-import { LOCK_TABLE, MIGRATIONS_TABLE } from './bookkeeping.js';
+import { LOCK_TABLE, MIGRATIONS_TABLE } from './tables.js';
 
 /** The rows of one table that migrations wrote, with the columns an INSERT can set. */
 export interface TableRows {

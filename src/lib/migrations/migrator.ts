@@ -11,7 +11,6 @@ import {
   type TenantMigrationSource,
 } from './source.js';
 import {
-  MIGRATIONS_TABLE,
   MigrationLockedError,
   acquireLock,
   forceFreeLock,
@@ -20,6 +19,7 @@ import {
   releaseLock,
   type MigrationRecord,
 } from './bookkeeping.js';
+import { MIGRATIONS_TABLE } from './tables.js';
 
 /** One migration (or seeder) that ran, and how long it took. */
 export interface StepTiming {

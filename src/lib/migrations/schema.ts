@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EngineKind } from '../servers/engine.js';
 import { engineOf } from '../servers/engines/index.js';
-import { LOCK_TABLE, MIGRATIONS_TABLE } from './bookkeeping.js';
+import { LOCK_TABLE, MIGRATIONS_TABLE } from './tables.js';
 
 /**
  * What a snapshot check and the drift check compare: tables (with their collation), columns

@@ -6,7 +6,8 @@ import { InputError, OperationError } from '../errors.js';
 import type { DatabaseServer } from '../servers/index.js';
 import type { EngineKind } from '../servers/engine.js';
 import { engineOf, isEngineKind } from '../servers/engines/index.js';
-import { LOCK_TABLE, MIGRATIONS_TABLE, readRecords } from './bookkeeping.js';
+import { readRecords } from './bookkeeping.js';
+import { LOCK_TABLE, MIGRATIONS_TABLE } from './tables.js';
 import {
   migrateTenant,
   tenantDbError,

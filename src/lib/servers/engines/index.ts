@@ -3,32 +3,38 @@ import { mysqlEngine } from './mysql/index.js';
 import { postgresEngine } from './postgres/index.js';
 import { sqliteEngine } from './sqlite/index.js';
 
-/** Every engine afty drives, by kind: the one line a new engine adds. */
-export const ENGINES: { readonly [K in EngineKind]: Engine<K> } = {
-  mysql: mysqlEngine,
-  postgres: postgresEngine,
-  sqlite: sqliteEngine,
-};
+type Engines = { readonly [K in EngineKind]: Engine<K> };
+let engines: Engines | undefined;
+
+/**
+ * Every engine afty drives, by kind: the one line a new engine adds. Built on first use, not at
+ * load: the engines' own modules import this one (through migrations/ and registry/), and an
+ * object literal read at load time would fail whichever engine module happened to load first.
+ */
+export function allEngines(): Engines {
+  engines ??= { mysql: mysqlEngine, postgres: postgresEngine, sqlite: sqliteEngine };
+  return engines;
+}
 
 export function engineOf<K extends EngineKind>(kind: K): Engine<K> {
-  return ENGINES[kind];
+  return allEngines()[kind];
 }
 
 /** The engine of a location, typed for the whole union (each engine's methods take its own locations). */
 export function engineFor(location: DatabaseLocation): Engine {
-  return ENGINES[location.driver] as Engine;
+  return allEngines()[location.driver] as Engine;
 }
 
 export function engineForScheme(scheme: string): Engine | undefined {
-  return Object.values(ENGINES).find((engine) => engine.schemes.includes(scheme)) as Engine | undefined;
+  return Object.values(allEngines()).find((engine) => engine.schemes.includes(scheme)) as Engine | undefined;
 }
 
 export function engineForClient(client: string): Engine | undefined {
-  return Object.values(ENGINES).find((engine) => engine.clients.includes(client)) as Engine | undefined;
+  return Object.values(allEngines()).find((engine) => engine.clients.includes(client)) as Engine | undefined;
 }
 
 export function isEngineKind(value: unknown): value is EngineKind {
-  return typeof value === 'string' && Object.hasOwn(ENGINES, value);
+  return typeof value === 'string' && Object.hasOwn(allEngines(), value);
 }
 
 export type { LocationOf };

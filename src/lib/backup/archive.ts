@@ -57,7 +57,7 @@ const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
 // A function: the engines are not yet loaded while this module initialises (they import it).
 const archiveName = () =>
   new RegExp(
-    `^\\d{8}T\\d{6}\\.\\d{3}Z(${Object.values(allEngines())
+    `^\\d{8}T\\d{6}\\.\\d{3}Z(${allEngines()
       .map((engine) => engine.archiveExtension.replace('.', '\\.'))
       .join('|')})(\\.gz)?$`,
   );
@@ -199,7 +199,7 @@ export async function publishBackup(
 /** Any engine's archive extension (with its optional .gz) at the end of a file name. */
 const archiveSuffix = () =>
   new RegExp(
-    `(${Object.values(allEngines())
+    `(${allEngines()
       .map((engine) => engine.archiveExtension.replace('.', '\\.'))
       .join('|')})(\\.gz)?$`,
   );

@@ -8,7 +8,7 @@ export type { DatabaseLocation, NetworkConnection } from '../servers/engine.js';
 export type ConnectionSpec = string | { client: string; connection: unknown };
 
 const schemes = () =>
-  Object.values(allEngines())
+  allEngines()
     .flatMap((engine) => engine.schemes)
     .map((scheme) => `${scheme}:`);
 
@@ -20,7 +20,7 @@ export function parseDatabaseSpec(spec: ConnectionSpec, baseDir: string, key: st
   if (typeof spec === 'string') return parseDatabaseUrl(spec, baseDir, key);
   const engine = engineForClient(spec.client);
   if (!engine) {
-    const clients = Object.values(allEngines()).map((candidate) => candidate.clients[0]);
+    const clients = allEngines().map((candidate) => candidate.clients[0]);
     throw new ConfigError(
       `${key}.client ${JSON.stringify(spec.client)} is not supported: use ${clients.join(', ')}`,
     );

@@ -5,7 +5,7 @@ import type { DatabaseServer } from './types.js';
 
 export type { DatabaseServer, DatabaseCredentials, DatabaseStats } from './types.js';
 export type { DatabaseLocation, EngineKind, NetworkLocation, SqliteLocation } from './engine.js';
-export { allEngines, engineFor, engineOf } from './engines/index.js';
+export { engineFor, engineOf } from './engines/index.js';
 export { MysqlServer, grantDatabasePattern } from './engines/mysql/server.js';
 export { PostgresServer } from './engines/postgres/server.js';
 export { SqliteServer } from './engines/sqlite/server.js';

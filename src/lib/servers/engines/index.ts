@@ -11,30 +11,35 @@ let engines: Engines | undefined;
  * load: the engines' own modules import this one (through migrations/ and registry/), and an
  * object literal read at load time would fail whichever engine module happened to load first.
  */
-export function allEngines(): Engines {
+function byKind(): Engines {
   engines ??= { mysql: mysqlEngine, postgres: postgresEngine, sqlite: sqliteEngine };
   return engines;
 }
 
+/** Every engine, for what looks across all of them (URL schemes, clients, archive extensions). */
+export function allEngines(): Engine[] {
+  return Object.values(byKind()) as Engine[];
+}
+
 export function engineOf<K extends EngineKind>(kind: K): Engine<K> {
-  return allEngines()[kind];
+  return byKind()[kind];
 }
 
 /** The engine of a location, typed for the whole union (each engine's methods take its own locations). */
 export function engineFor(location: DatabaseLocation): Engine {
-  return allEngines()[location.driver] as Engine;
+  return byKind()[location.driver] as Engine;
 }
 
 export function engineForScheme(scheme: string): Engine | undefined {
-  return Object.values(allEngines()).find((engine) => engine.schemes.includes(scheme)) as Engine | undefined;
+  return allEngines().find((engine) => engine.schemes.includes(scheme));
 }
 
 export function engineForClient(client: string): Engine | undefined {
-  return Object.values(allEngines()).find((engine) => engine.clients.includes(client)) as Engine | undefined;
+  return allEngines().find((engine) => engine.clients.includes(client));
 }
 
 export function isEngineKind(value: unknown): value is EngineKind {
-  return typeof value === 'string' && Object.hasOwn(allEngines(), value);
+  return typeof value === 'string' && Object.hasOwn(byKind(), value);
 }
 
 export type { LocationOf };

@@ -14,7 +14,13 @@ import { updateTenantSettings } from '../../src/lib/tenants/update.js';
 import { redisSnapshot, unlinkPrefix } from '../integration/cache-suite.js';
 import { runCli, runJson } from '../support/cli.js';
 import { createProject, type TestProject } from '../support/project.js';
-import { REDIS_URL, redisClusterSeed, requireRedis, uniqueToken } from '../support/services.js';
+import {
+  REDIS_URL,
+  redisClusterSeed,
+  requireRedis,
+  requireRedisCluster,
+  uniqueToken,
+} from '../support/services.js';
 
 interface ClearJson {
   store: string;
@@ -390,7 +396,7 @@ describe('afty cache (CLI)', function () {
     });
 
     it('refuses a cluster node configured as a standalone Redis (exit 2, names the key)', async () => {
-      await requireRedis(redisClusterSeed());
+      await requireRedisCluster();
       const result = await runCli(['cache', 'status'], {
         cwd: project.dir,
         env: { ...project.env, AFTY_REDIS_URL: redisClusterSeed() },
@@ -407,7 +413,7 @@ describe('afty cache (CLI)', function () {
     const json = <T>(args: string[]) => runJson<T>(args, { cwd: project.dir, env: project.env });
 
     before(async () => {
-      await requireRedis(redisClusterSeed());
+      await requireRedisCluster();
       project = createProject({
         driver: 'sqlite',
         config: { cache: { prefix, url: redisClusterSeed(), cluster: true } },
@@ -417,9 +423,12 @@ describe('afty cache (CLI)', function () {
       await seed(cluster, prefix);
     });
     after(async () => {
-      await unlinkPrefix(cluster, prefix);
-      cluster.disconnect();
-      await project.cleanup();
+      // Nothing to undo when the cluster was never reachable (the before hook says why).
+      if (cluster) {
+        await unlinkPrefix(cluster, prefix);
+        cluster.disconnect();
+      }
+      await project?.cleanup();
     });
 
     it('status, stats, clear and warm work across the masters', async () => {

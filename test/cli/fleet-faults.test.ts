@@ -225,12 +225,18 @@ describe('fleet runs in a terminal, interrupted and timed out (CLI, MariaDB)', f
     assert.equal(next.exitCode, 1);
     const locked = next.json.tenants.filter((tenant) => tenant.status === 'locked');
     assert.equal(locked.length, held.length);
-    for (const tenant of locked) {
-      assert.match(
-        tenant.error!,
-        /migration lock is held since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?Z \(\d+s ago\) by afty pid \d+, which is no longer running — it looks stale: free it with afty db unlock -t t0\d/,
-      );
-    }
+    // The tenant that had recorded a migration names its dead holder; one killed between taking
+    // the lock and recording who holds it (a window a loaded machine widens) can only say that.
+    const stale =
+      /migration lock is held since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?Z \(\d+s ago\) by afty pid \d+, which is no longer running — it looks stale: free it with afty db unlock -t t0\d/;
+    const unrecorded =
+      /migration lock is held by a run afty did not record \(plain knex, or an afty run killed as it took the lock\) — wait for it to finish; if no run is active, free it with afty db unlock -t t0\d/;
+    for (const tenant of locked)
+      assert.match(tenant.error!, new RegExp(`${stale.source}|${unrecorded.source}`));
+    assert.ok(
+      locked.some((tenant) => stale.test(tenant.error!)),
+      locked.map((tenant) => tenant.error).join('\n'),
+    );
     assert.equal((await cli(['db', 'unlock', '--all'])).exitCode, 0);
     assert.deepEqual(await locksHeld(project), []);
     // On MySQL the killed migration's DDL may have committed without its record: the rerun says so.

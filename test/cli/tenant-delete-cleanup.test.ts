@@ -11,6 +11,7 @@ import {
   redisClusterSeed,
   requireMariaDb,
   requireRedis,
+  requireRedisCluster,
   uniqueToken,
 } from '../support/services.js';
 
@@ -46,7 +47,7 @@ for (const mode of ['standalone', 'cluster'] as const) {
 
     before(async () => {
       await requireMariaDb();
-      await requireRedis(mode === 'cluster' ? redisClusterSeed() : REDIS_URL);
+      await (mode === 'cluster' ? requireRedisCluster() : requireRedis(REDIS_URL));
       prefix = `afty-test-${uniqueToken()}:`;
       project = createProject({
         driver: 'mariadb',

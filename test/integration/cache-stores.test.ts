@@ -22,6 +22,7 @@ import {
   requireMariaDb,
   requirePostgres,
   requireRedis,
+  requireRedisCluster,
   uniqueToken,
 } from '../support/services.js';
 import { redisSnapshot, tenantCacheBehaviour, unlinkPrefix, type StoreHarness } from './cache-suite.js';
@@ -67,7 +68,7 @@ describe('cache stores: the same behaviour everywhere', function () {
     const prefix = `afty-test-${uniqueToken()}:`;
     let cluster: Cluster;
     before(async () => {
-      await requireRedis(redisClusterSeed());
+      await requireRedisCluster();
       cluster = await connectRedisCluster(redisClusterSeed());
     });
     after(async () => {

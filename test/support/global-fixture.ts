@@ -8,7 +8,8 @@ import { redisClusterSeed, requireMariaDb, requireRedis } from './services.js';
  * - fails the run at once, with one message naming scripts/services.sh, when MariaDB or Redis is
  *   not reachable, instead of every test failing on it;
  * - starts a throwaway Redis Cluster on free ports unless AFTY_TEST_REDIS_CLUSTER names one, and
- *   removes it at the end, on Ctrl-C and on any other exit.
+ *   removes it at the end, on Ctrl-C and on any other exit. It does not wait the seconds the
+ *   cluster takes to form: the cluster tests do (requireRedisCluster), the others start at once.
  */
 let cluster: ThrowawayCluster | undefined;
 let removeExitHook: (() => void) | undefined;
@@ -39,6 +40,11 @@ async function startServices(): Promise<void> {
   const started = cluster;
   removeExitHook = onExit(() => started.stop());
   process.env.AFTY_TEST_REDIS_CLUSTER = cluster.nodes;
+  // It forms while the test files run (their cluster tests wait for it: requireRedisCluster).
+  started.formed.catch((error: Error) => {
+    if (cluster !== started) return; // stopped at the end of a run too short to wait for it
+    process.stderr.write(`The throwaway Redis Cluster on ${started.nodes} did not form: ${error.message}\n`);
+  });
 }
 
 export function mochaGlobalTeardown(): void {

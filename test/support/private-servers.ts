@@ -22,14 +22,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `ready` every 100 ms until it is true, failing after `timeoutMs`. */
+/** Polls `ready` every 100 ms until it is true, failing after `timeoutMs` or once `signal` aborts. */
 export async function waitFor(
   what: string,
   ready: () => Promise<boolean>,
   timeoutMs = 30_000,
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (await ready().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

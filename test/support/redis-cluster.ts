@@ -12,6 +12,12 @@ import { freePort, waitFor } from './private-servers.js';
 export interface ThrowawayCluster {
   /** "127.0.0.1:PORT,…", the form AFTY_TEST_REDIS_CLUSTER takes. */
   nodes: string;
+  /**
+   * Settles once the nodes have their slots and know each other (seconds of gossip). The servers
+   * are started, and their ports known, before: the test files start meanwhile, and the cluster
+   * tests wait for it themselves (requireRedisCluster in services.ts).
+   */
+  formed: Promise<void>;
   /** Kills the servers and removes their folder; synchronous, so it can run on exit and signals. */
   stop(): void;
 }
@@ -29,7 +35,9 @@ function client(port: number): Redis {
 export async function startRedisCluster(): Promise<ThrowawayCluster> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'afty-redis-cluster-'));
   const children: ChildProcess[] = [];
+  const stopped = new AbortController();
   const stop = () => {
+    stopped.abort(new Error('the Redis Cluster was stopped'));
     for (const child of children)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(base, { recursive: true, force: true });
@@ -86,44 +94,52 @@ export async function startRedisCluster(): Promise<ThrowawayCluster> {
         );
       });
     }
-    const redis = ports.map(({ port }) => client(port));
-    try {
-      for (const [index, node] of redis.entries()) {
-        await waitFor(
-          `redis-server on ${ports[index]!.port}`,
-          async () => {
-            if (node.status !== 'ready') await node.connect();
-            return (await node.ping()) === 'PONG';
-          },
-          CLUSTER_WAIT_MS,
-        );
-      }
-      for (const [index, node] of redis.entries()) {
-        const first = Math.floor((SLOT_COUNT * index) / MASTERS);
-        const last = Math.floor((SLOT_COUNT * (index + 1)) / MASTERS) - 1;
-        await node.call('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last));
-      }
-      for (const { port, bus } of ports.slice(1)) {
-        await redis[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(port), String(bus));
-      }
-      await waitFor(
-        'the Redis Cluster',
-        async () => {
-          for (const node of redis) {
-            const info = String(await node.call('CLUSTER', 'INFO'));
-            if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${MASTERS}`))
-              return false;
-          }
-          return true;
-        },
-        CLUSTER_WAIT_MS,
-      );
-    } finally {
-      for (const node of redis) node.disconnect();
-    }
-    return { nodes: ports.map(({ port }) => `127.0.0.1:${port}`).join(','), stop };
+    const formed = form(ports, stopped.signal);
+    formed.catch(() => {}); // read by whoever awaits it; never an unhandled rejection
+    return { nodes: ports.map(({ port }) => `127.0.0.1:${port}`).join(','), formed, stop };
   } catch (error) {
     stop();
     throw error;
+  }
+}
+
+/** Gives each node its third of the slots and introduces them, then waits until all say ok. */
+async function form(ports: Array<{ port: number; bus: number }>, signal: AbortSignal): Promise<void> {
+  const redis = ports.map(({ port }) => client(port));
+  try {
+    for (const [index, node] of redis.entries()) {
+      await waitFor(
+        `redis-server on ${ports[index]!.port}`,
+        async () => {
+          if (node.status !== 'ready') await node.connect();
+          return (await node.ping()) === 'PONG';
+        },
+        CLUSTER_WAIT_MS,
+        signal,
+      );
+    }
+    for (const [index, node] of redis.entries()) {
+      const first = Math.floor((SLOT_COUNT * index) / MASTERS);
+      const last = Math.floor((SLOT_COUNT * (index + 1)) / MASTERS) - 1;
+      await node.call('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last));
+    }
+    for (const { port, bus } of ports.slice(1)) {
+      await redis[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(port), String(bus));
+    }
+    await waitFor(
+      'the Redis Cluster',
+      async () => {
+        for (const node of redis) {
+          const info = String(await node.call('CLUSTER', 'INFO'));
+          if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${MASTERS}`))
+            return false;
+        }
+        return true;
+      },
+      CLUSTER_WAIT_MS,
+      signal,
+    );
+  } finally {
+    for (const node of redis) node.disconnect();
   }
 }

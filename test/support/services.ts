@@ -119,6 +119,62 @@ export async function requireRedis(url = REDIS_URL): Promise<void> {
   }
 }
 
+/**
+ * Fails loudly (never skips) unless every node of the test Redis Cluster answers and reports
+ * cluster_state:ok, waiting up to `timeoutMs` for it: the throwaway cluster the global fixture
+ * starts is still forming (seconds of gossip) when the first test files run.
+ */
+export async function requireRedisCluster(timeoutMs = 30_000): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const nodes = redisClusterNodes();
+  const clients = nodes.map(({ host, port }) => {
+    const client = new Redis({
+      host,
+      port,
+      lazyConnect: true,
+      connectTimeout: 2000,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    return client;
+  });
+  const deadline = Date.now() + timeoutMs;
+  let state: string;
+  try {
+    for (;;) {
+      try {
+        const infos = await Promise.all(
+          clients.map(async (client) => {
+            if (client.status !== 'ready') await client.connect();
+            return String(await client.call('CLUSTER', 'INFO'));
+          }),
+        );
+        const notOk = infos.find((info) => !info.includes('cluster_state:ok'));
+        if (!notOk) return;
+        state = /cluster_state:(\w+)/.exec(notOk)?.[0] ?? 'no cluster_state';
+      } catch (error) {
+        // A node that answers with an error (cluster support disabled…) will not become ready.
+        if ((error as Error).name === 'ReplyError') {
+          throw new Error(
+            `${nodes.map(({ host, port }) => `${host}:${port}`).join(',')} is not a Redis Cluster (${(error as Error).message}): set AFTY_TEST_REDIS_CLUSTER to the nodes of one, or unset it to let the tests start their own`,
+            { cause: error },
+          );
+        }
+        state = `not reachable (${(error as Error).message})`;
+        for (const client of clients) if (client.status !== 'ready') client.disconnect();
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the Redis Cluster at ${process.env.AFTY_TEST_REDIS_CLUSTER} is not ready after ${timeoutMs / 1000} s (${state}): the run's first lines say why a cluster it started did not form; for one of your own, check it or unset AFTY_TEST_REDIS_CLUSTER`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
+}
+
 /** Root connection to the test MariaDB for assertions on real server state. */
 export async function mariadbAdmin() {
   const { default: knex } = await import('knex');

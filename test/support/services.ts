@@ -165,7 +165,7 @@ export async function requireRedisCluster(timeoutMs = 30_000): Promise<void> {
       }
       if (Date.now() > deadline) {
         throw new Error(
-          `the Redis Cluster at ${process.env.AFTY_TEST_REDIS_CLUSTER} is not ready after ${timeoutMs / 1000} s (${state}): the run's first lines say why a cluster it started did not form; for one of your own, check it or unset AFTY_TEST_REDIS_CLUSTER`,
+          `the Redis Cluster at ${process.env.AFTY_TEST_REDIS_CLUSTER} is not ready after ${timeoutMs / 1000} s (${state}): the run's output says why when the cluster it started did not form; for one of your own, check it or unset AFTY_TEST_REDIS_CLUSTER`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -5,7 +5,7 @@
 // after the first run of each command that loads its file (its header lists those commands), and
 // whenever V8 rejects it (V8 checks the source length, its own version and flags); then the file
 // is compiled from source. Writing is best-effort: a read-only install keeps the caches it has.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,17 +15,29 @@ const directory = path.join(path.dirname(import.meta.dirname), 'dist', 'bundle')
 const scripts = new Map(); // name → { module, script, cache }
 const commands = new Set(); // commands this run loaded
 
+/** Which version of a file is on disk (undefined: none), to tell whether another run replaced it. */
+function stampOf(file) {
+  try {
+    const { mtimeMs, size, ino } = statSync(file);
+    return `${ino}:${mtimeMs}:${size}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A cache file: a 4-byte length, a JSON list of the commands it covers, V8's data. */
 function readCache(file) {
+  const stamp = stampOf(file);
   try {
     const buffer = readFileSync(file);
     const length = buffer.readUInt32LE(0);
     return {
+      stamp,
       covers: new Set(JSON.parse(buffer.subarray(4, 4 + length).toString('utf8'))),
       data: buffer.subarray(4 + length),
     };
   } catch {
-    return { covers: new Set(), data: undefined };
+    return { stamp, covers: new Set(), data: undefined };
   }
 }
 
@@ -75,10 +87,13 @@ process.once('exit', () => {
   // A process that loads several commands (oclif manifest) ran none of them.
   const ran = commands.size === 1 ? commands : [];
   for (const [name, { script, cache }] of scripts) {
+    const file = path.join(directory, `${name}.cjs.cache`);
     const rejected = !cache.data || script.cachedDataRejected;
     const covers = new Set([...(rejected ? [] : cache.covers), ...ran]);
-    if (rejected || covers.size > cache.covers.size)
-      writeCache(path.join(directory, `${name}.cjs.cache`), script, covers);
+    // A run that ended after it (concurrent commands) wrote a newer cache: replacing it with this
+    // one would drop the commands that run added. This command is added when it next runs.
+    if ((rejected || covers.size > cache.covers.size) && stampOf(file) === cache.stamp)
+      writeCache(file, script, covers);
   }
 });
 

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   statSync,
@@ -95,6 +96,59 @@ describe('dist/bundle and its code caches (bin/bundle.js)', function () {
     assert.equal(again.exitCode, 0, again.stderr);
     assert.deepEqual(covers(main), ['tenant/list']);
     assert.ok(!readdirSync(bundle).some((file) => /\.cache\.\d+$/.test(file)), 'no temporary files left');
+  });
+
+  it('keeps the caches usable after a backup (which turns a V8 flag on for its garbage collector)', async () => {
+    const main = path.join(bundle, 'main.cjs.cache');
+    const backup = await afty(['backup', 'create', '-t', 'acme']);
+    assert.equal(backup.exitCode, 0, backup.stderr);
+    assert.ok(covers(main).includes('backup/create'), covers(main).join(' '));
+    const written = statSync(main).mtimeMs;
+    // Caches written under another flag set are rejected by V8: this run would compile from
+    // source and write them again, covering only tenant/list.
+    const list = await afty(['tenant', 'list']);
+    assert.equal(list.exitCode, 0, list.stderr);
+    assert.equal(statSync(main).mtimeMs, written, 'tenant list accepted the caches the backup wrote');
+    assert.deepEqual(covers(main), ['backup/create', 'tenant/list']);
+  });
+
+  it('leaves a cache that another run replaced while it ran, and builds on it next time', async () => {
+    const main = path.join(bundle, 'main.cjs.cache');
+    const child = execa(
+      'node',
+      [path.join(install, 'bin/run.js'), 'backup', 'restore', '-t', 'acme', '--latest', '--force', '--json'],
+      {
+        cwd: project.dir,
+        env: { ...project.env, AFTY_TEST_PAUSE_AT: 'restore loaded' },
+        extendEnv: false,
+        reject: false,
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('afty: paused at restore loaded')) resolve();
+      });
+      void child.then(() => reject(new Error(`restore ended before its marker:\n${stderr}`)));
+    });
+    // Meanwhile a concurrent run of another command wrote its cache (same V8 data, its own list).
+    const current = readFileSync(main);
+    const list = Buffer.from(JSON.stringify([...covers(main), 'tenant/update'].sort()));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(list.length);
+    const newer = Buffer.concat([length, list, current.subarray(4 + current.readUInt32LE(0))]);
+    writeFileSync(`${main}.other`, newer);
+    renameSync(`${main}.other`, main);
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGINT');
+    await child;
+    assert.deepEqual(readFileSync(main), newer, 'the interrupted restore left the newer cache alone');
+
+    const restore = await afty(['backup', 'restore', '-t', 'acme', '--latest', '--force']);
+    assert.equal(restore.exitCode, 0, restore.stderr);
+    assert.deepEqual(covers(main), ['backup/create', 'backup/restore', 'tenant/list', 'tenant/update']);
   });
 
   it('bundles every command file and no dev-only package', () => {

@@ -4,7 +4,8 @@
 // running them. A cache holds the code compiled by the runs that wrote it, so it is written again
 // after the first run of each command that loads its file (its header lists those commands), and
 // whenever V8 rejects it (V8 checks the source length, its own version and flags); then the file
-// is compiled from source. Writing is best-effort: a read-only install keeps the caches it has.
+// is compiled from source, unless a concurrent run replaced it meanwhile. Writing is best-effort:
+// a read-only install keeps the caches it has.
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -90,8 +91,8 @@ process.once('exit', () => {
     const file = path.join(directory, `${name}.cjs.cache`);
     const rejected = !cache.data || script.cachedDataRejected;
     const covers = new Set([...(rejected ? [] : cache.covers), ...ran]);
-    // A run that ended after it (concurrent commands) wrote a newer cache: replacing it with this
-    // one would drop the commands that run added. This command is added when it next runs.
+    // Another run (a concurrent command) replaced the cache since this one read it: writing over
+    // it would drop the command that run added. This run's command is added when it next runs.
     if ((rejected || covers.size > cache.covers.size) && stampOf(file) === cache.stamp)
       writeCache(file, script, covers);
   }

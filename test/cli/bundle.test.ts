@@ -22,6 +22,14 @@ function covers(file: string): string[] {
   return JSON.parse(buffer.subarray(4, 4 + buffer.readUInt32LE(0)).toString('utf8')) as string[];
 }
 
+/** A cache file's bytes in that layout. */
+function cacheBytes(commands: string[], data: Buffer): Buffer {
+  const list = Buffer.from(JSON.stringify(commands));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(list.length);
+  return Buffer.concat([length, list, data]);
+}
+
 describe('dist/bundle and its code caches (bin/bundle.js)', function () {
   this.timeout(120_000);
   let install: string; // a copy of the built CLI, so its caches can be removed and damaged
@@ -80,10 +88,7 @@ describe('dist/bundle and its code caches (bin/bundle.js)', function () {
 
   it('compiles from source when a cache is damaged or from another build, and writes it again', async () => {
     const main = path.join(bundle, 'main.cjs.cache');
-    const list = Buffer.from(JSON.stringify(['tenant/list', 'tenant/show']));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(list.length);
-    const damaged = Buffer.concat([length, list, Buffer.from('not V8 code cache data')]);
+    const damaged = cacheBytes(['tenant/list', 'tenant/show'], Buffer.from('not V8 code cache data'));
     writeFileSync(main, damaged);
     const run = await afty(['tenant', 'list']);
     assert.equal(run.exitCode, 0, run.stderr);
@@ -134,10 +139,10 @@ describe('dist/bundle and its code caches (bin/bundle.js)', function () {
     });
     // Meanwhile a concurrent run of another command wrote its cache (same V8 data, its own list).
     const current = readFileSync(main);
-    const list = Buffer.from(JSON.stringify([...covers(main), 'tenant/update'].sort()));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(list.length);
-    const newer = Buffer.concat([length, list, current.subarray(4 + current.readUInt32LE(0))]);
+    const newer = cacheBytes(
+      [...covers(main), 'tenant/update'].sort(),
+      current.subarray(4 + current.readUInt32LE(0)),
+    );
     writeFileSync(`${main}.other`, newer);
     renameSync(`${main}.other`, main);
     child.kill('SIGINT');
